@@ -1,0 +1,9 @@
+//! Customers as the business sees them. Requests arrive as raw DTOs (`CreateCustomer`,
+//! `UpdateCustomer`) and become `NewCustomer` / `CustomerChanges` only once every rule holds;
+//! nothing past that point checks again.
+
+mod customer;
+
+pub use customer::{
+    Address, CreateCustomer, Customer, CustomerChanges, Email, NewCustomer, UpdateCustomer,
+};

@@ -1,0 +1,18 @@
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use service_kit::ApiError;
+
+use super::AppState;
+
+/// `GET /ready`: 200 when the store answers, 503 naming it otherwise.
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let store = state.store.name();
+    match state.store.ping().await {
+        Ok(()) => Ok(Json(json!({"status": "ready", "checks": {store: "up"}}))),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            Err(ApiError::unavailable(store))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+use std::path::Path;
+
+use async_trait::async_trait;
+use bson::oid::ObjectId;
+use rusqlite::{OptionalExtension, params};
+use service_kit::StoreError;
+use service_kit::sqlite::{EmbeddedDb, from_json, to_json};
+
+use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
+use crate::domain::{Customer, CustomerChanges};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS customers (
+    id               TEXT PRIMARY KEY,
+    email_normalized TEXT NOT NULL UNIQUE,
+    name_lower       TEXT NOT NULL,
+    body             TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS customers_name_lower_id ON customers (name_lower, id);
+";
+
+/// Customers in `DATA_DIR/customers.sqlite3`. Ids are stored as hex, whose order is the
+/// ObjectId order, so lists and cursors match MongoDB's.
+pub struct EmbeddedCustomerStore {
+    db: EmbeddedDb,
+}
+
+impl EmbeddedCustomerStore {
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: EmbeddedDb::open(data_dir, "customers.sqlite3", SCHEMA)?,
+        })
+    }
+}
+
+fn insert_row(tx: &rusqlite::Connection, customer: &Customer) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO customers (id, email_normalized, name_lower, body) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            customer.id.to_hex(),
+            customer.email_key(),
+            customer.name_key(),
+            to_json(customer)?
+        ],
+    )?;
+    Ok(())
+}
+
+fn read_row(conn: &rusqlite::Connection, id: &str) -> Result<Option<Customer>, StoreError> {
+    let body: Option<String> = conn
+        .query_row("SELECT body FROM customers WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    body.as_deref().map(from_json).transpose()
+}
+
+#[async_trait]
+impl CustomerStore for EmbeddedCustomerStore {
+    fn name(&self) -> &'static str {
+        "embedded store"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn insert(&self, customer: &Customer) -> Result<(), StoreError> {
+        let customer = customer.clone();
+        self.db.call(move |conn| insert_row(conn, &customer)).await
+    }
+
+    async fn get(&self, id: ObjectId) -> Result<Option<Customer>, StoreError> {
+        self.db.call(move |conn| read_row(conn, &id.to_hex())).await
+    }
+
+    async fn update(
+        &self,
+        id: ObjectId,
+        changes: &CustomerChanges,
+    ) -> Result<Option<Customer>, StoreError> {
+        let changes = changes.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let id = id.to_hex();
+                let Some(mut customer) = read_row(&tx, &id)? else {
+                    return Ok(None);
+                };
+                customer.apply(&changes);
+                tx.execute(
+                    "UPDATE customers SET email_normalized = ?2, name_lower = ?3, body = ?4 WHERE id = ?1",
+                    params![id, customer.email_key(), customer.name_key(), to_json(&customer)?],
+                )?;
+                tx.commit()?;
+                Ok(Some(customer))
+            })
+            .await
+    }
+
+    async fn delete(&self, id: ObjectId) -> Result<bool, StoreError> {
+        self.db
+            .call(move |conn| {
+                Ok(conn.execute("DELETE FROM customers WHERE id = ?1", [id.to_hex()])? == 1)
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let email_key = filter.email_key.clone();
+        let name_range = filter
+            .name_prefix
+            .as_ref()
+            .map(|prefix| (prefix.clone(), prefix_upper_bound(prefix)));
+        let after = after.map(|id| id.to_hex());
+        self.db
+            .call(move |conn| {
+                let (name_from, name_to) = name_range.unzip();
+                let mut statement = conn.prepare_cached(
+                    "SELECT body FROM customers
+                     WHERE (?1 IS NULL OR email_normalized = ?1)
+                       AND (?2 IS NULL OR (name_lower >= ?2 AND name_lower < ?3))
+                       AND (?4 IS NULL OR id > ?4)
+                     ORDER BY id LIMIT ?5",
+                )?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = statement.query_map(
+                    params![email_key, name_from, name_to, after, limit],
+                    |row| row.get::<_, String>(0),
+                )?;
+                let mut customers = Vec::new();
+                for body in rows {
+                    customers.push(from_json(&body?)?);
+                }
+                Ok(customers)
+            })
+            .await
+    }
+
+    async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
+        let customers = customers.to_vec();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let count: i64 =
+                    tx.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?;
+                if count > 0 {
+                    return Ok(0);
+                }
+                for customer in &customers {
+                    insert_row(&tx, customer)?;
+                }
+                tx.commit()?;
+                Ok(customers.len())
+            })
+            .await
+    }
+}

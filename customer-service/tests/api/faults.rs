@@ -1,0 +1,128 @@
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use test_support::{Backend, MongoServer, scratch_dir, unique_name};
+
+use crate::helpers::{spawn_app_with, status_and_json, test_settings};
+
+/// MongoDB stopped and started again under a running service: 503 within 2.5 s while it
+/// is down, 2xx again within 15 s of its return, no restart of the service.
+#[tokio::test]
+async fn mongodb_down_gives_fast_503s_and_the_service_recovers_by_itself() {
+    if !Backend::from_env().is_mongo() {
+        return;
+    }
+    let mut mongo = MongoServer::start().expect("mongo server starts");
+    let (mut settings, data_dir) = test_settings();
+    settings.mongodb_uri = Some(mongo.uri());
+    let app = spawn_app_with(settings, data_dir).await;
+    let customer = app.create_customer("Durable", "durable@example.com").await;
+    let path = format!("/customers/{}", customer["id"].as_str().unwrap());
+
+    mongo.stop();
+    for request in 0..3 {
+        let started = Instant::now();
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        let took = started.elapsed();
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request {request}: {body}"
+        );
+        assert_eq!(body["code"], "dependency_unavailable");
+        assert!(took < Duration::from_millis(2500), "answered in {took:?}");
+    }
+    let started = Instant::now();
+    let (status, body) = status_and_json(
+        app.post(
+            "/customers",
+            &json!({"name": "Lost", "email": "lost@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert_eq!(
+        app.get("/ready").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+
+    mongo.resume().expect("mongo server restarts");
+    let back = Instant::now();
+    loop {
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        if status == StatusCode::OK {
+            assert_eq!(body["email"], "durable@example.com");
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "not recovered: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_service_starts_while_mongodb_is_down() {
+    if !Backend::from_env().is_mongo() {
+        return;
+    }
+    let mut mongo = MongoServer::start().expect("mongo server starts");
+    let uri = mongo.uri();
+    mongo.stop();
+    let (mut settings, data_dir) = test_settings();
+    settings.mongodb_uri = Some(uri);
+    settings.mongodb_db = unique_name("down_at_start");
+    let app = spawn_app_with(settings, data_dir).await;
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/ready").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    mongo.resume().expect("mongo server starts");
+    let started = Instant::now();
+    while app.get("/ready").await.status() != StatusCode::OK {
+        assert!(started.elapsed() < Duration::from_secs(15));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.create_customer("Late", "late@example.com").await;
+    let (status, body) = status_and_json(
+        app.post(
+            "/customers",
+            &json!({"name": "Late 2", "email": "LATE@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "unique index exists once MongoDB is back: {body}"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_store_survives_a_restart() {
+    let dir = scratch_dir();
+    let (mut settings, _unused) = test_settings();
+    settings.mongodb_uri = None;
+    settings.data_dir = dir.path().to_path_buf();
+    let app = spawn_app_with(settings.clone(), scratch_dir()).await;
+    let customer = app.create_customer("Kept", "kept@example.com").await;
+    drop(app);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let app = spawn_app_with(settings, scratch_dir()).await;
+    let (status, read) = status_and_json(
+        app.get(&format!("/customers/{}", customer["id"].as_str().unwrap()))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read, customer);
+}

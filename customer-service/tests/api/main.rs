@@ -1,0 +1,11 @@
+//! customer-service, black-box over HTTP: the real app on a free port, against MongoDB
+//! (`TEST_BACKEND=mongo`) or the embedded store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
+
+mod crud;
+mod faults;
+mod helpers;
+mod list;
+mod races;
+mod validation;

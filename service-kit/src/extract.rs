@@ -1,0 +1,240 @@
+//! Request extractors whose rejections answer in the contract's error shape.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use bson::oid::ObjectId;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, FieldError};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON object body, deserialized into `T` (which should `deny_unknown_fields`).
+///
+/// Wrong content type → 415, body too large → 413, not JSON or not an object → 400
+/// `invalid_json`, JSON of the wrong shape → 422 `validation_failed` naming the field.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json_content_type(&req) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The body must be sent as Content-Type: application/json.",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json_object(&bytes).map(JsonBody)
+    }
+}
+
+fn is_json_content_type(req: &Request) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence[..essence.len() - 5].contains('/')
+            && essence.to_ascii_lowercase().ends_with("+json"))
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The body is larger than 1 MiB.",
+        )
+    } else {
+        ApiError::invalid_json("The body could not be read.")
+    }
+}
+
+/// Parses `bytes` as one JSON object into `T`.
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if first != Some(b'{') {
+        return Err(ApiError::invalid_json("The body must be a JSON object."));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_data() {
+            data_error(&field, &inner)
+        } else {
+            ApiError::invalid_json(format!("The body is not valid JSON: {inner}."))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| ApiError::invalid_json("The body has content after the JSON object."))?;
+    Ok(value)
+}
+
+/// Names the offending field: serde reports an unknown field against its parent's path.
+fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let field = match unknown_field_name(&message) {
+        Some(name) if path == "." => name.to_owned(),
+        Some(name) if path.ends_with(name) => path.to_owned(),
+        Some(name) => format!("{path}.{name}"),
+        None => path.to_owned(),
+    };
+    ApiError::validation(vec![FieldError::new(field, message)])
+}
+
+/// The field serde names in "unknown field `x`" or "missing field `x`".
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    rest.split('`').next()
+}
+
+/// Query parameters deserialized into `T`; anything it does not accept is a 422.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let message = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text)
+                    .to_owned();
+                let field = unknown_field_name(&message)
+                    .or_else(|| message.split(':').next().filter(|f| !f.contains(' ')))
+                    .unwrap_or("query")
+                    .to_owned();
+                Err(ApiError::validation(vec![FieldError::new(field, message)]))
+            }
+        }
+    }
+}
+
+/// The `{id}` path segment, which must be a 24-hex ObjectId (400 `invalid_id` otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectIdParam(pub ObjectId);
+
+impl<S> FromRequestParts<S> for ObjectIdParam
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::invalid_id())?;
+        parse_object_id(&raw)
+            .map(ObjectIdParam)
+            .ok_or_else(ApiError::invalid_id)
+    }
+}
+
+/// Parses a 24-hex id, the only form the contract accepts.
+pub fn parse_object_id(raw: &str) -> Option<ObjectId> {
+    if raw.len() != 24 {
+        return None;
+    }
+    ObjectId::parse_str(raw).ok()
+}
+
+/// For optional fields of a merge update: absent → `None`, `null` → `Some(None)`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[test]
+    fn non_objects_are_invalid_json() {
+        for body in [&b"[]"[..], b"\"x\"", b"12", b"", b"  null"] {
+            let error = parse_json_object::<Body>(body).unwrap_err();
+            assert_eq!(error.code, "invalid_json", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn truncated_json_is_invalid_json() {
+        let error = parse_json_object::<Body>(br#"{"name": "a"#).unwrap_err();
+        assert_eq!(error.code, "invalid_json");
+    }
+
+    #[test]
+    fn trailing_content_is_invalid_json() {
+        let error = parse_json_object::<Body>(br#"{"name": "a"} {}"#).unwrap_err();
+        assert_eq!(error.code, "invalid_json");
+    }
+
+    #[test]
+    fn unknown_fields_name_the_field() {
+        let error = parse_json_object::<Body>(br#"{"name": "a", "$where": "1"}"#).unwrap_err();
+        assert_eq!(error.code, "validation_failed");
+        assert_eq!(error.details[0].field, "$where");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let error = parse_json_object::<Body>(br#"{"name": {"$gt": ""}}"#).unwrap_err();
+        assert_eq!(error.code, "validation_failed");
+        assert_eq!(error.details[0].field, "name");
+    }
+
+    #[test]
+    fn object_ids_must_be_24_hex() {
+        assert!(parse_object_id("65f000000000000000000001").is_some());
+        assert!(parse_object_id("65f00000000000000000000").is_none());
+        assert!(parse_object_id("zzzzzzzzzzzzzzzzzzzzzzzz").is_none());
+        assert!(parse_object_id("").is_none());
+    }
+}

@@ -1,0 +1,62 @@
+//! A MongoDB client that fails fast: short server selection and connect timeouts, and every
+//! call bounded, so a server that is down turns into a 503 within about two seconds.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::ClientOptions;
+
+use crate::store::StoreError;
+
+/// The bound on every MongoDB call.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(2000);
+
+/// Builds a client without connecting: the service starts while MongoDB is down.
+pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<mongodb::Client> {
+    let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+        anyhow::anyhow!("MONGODB_URI is not a valid MongoDB connection string: {e}")
+    })?;
+    options
+        .server_selection_timeout
+        .get_or_insert(Duration::from_millis(1500));
+    options
+        .connect_timeout
+        .get_or_insert(Duration::from_millis(1500));
+    options.app_name.get_or_insert_with(|| app_name.to_owned());
+    Ok(mongodb::Client::with_options(options)?)
+}
+
+/// Runs one MongoDB call within [`CALL_TIMEOUT`], classifying its failure.
+pub async fn bounded<T>(
+    call: impl IntoFuture<Output = mongodb::error::Result<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call.into_future()).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(classify(error)),
+        Err(_) => Err(StoreError::Unavailable("MongoDB timed out".into())),
+    }
+}
+
+/// Duplicate keys are conflicts; malformed documents are our bug; the rest means the
+/// database cannot be reached or cannot answer now.
+pub fn classify(error: mongodb::error::Error) -> StoreError {
+    if is_duplicate_key(&error) {
+        return StoreError::Duplicate;
+    }
+    match *error.kind {
+        ErrorKind::BsonDeserialization(_)
+        | ErrorKind::BsonSerialization(_)
+        | ErrorKind::InvalidArgument { .. } => StoreError::Internal(error.to_string()),
+        _ => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    const DUPLICATE_KEY: i32 = 11000;
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}

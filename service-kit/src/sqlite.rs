@@ -1,0 +1,60 @@
+//! The embedded store's database: one SQLite file on disk, used from blocking threads.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// A shared SQLite connection. SQLite serialises writers anyway; one connection behind a
+/// mutex keeps transactions simple and is far from the bottleneck of a service.
+#[derive(Clone)]
+pub struct EmbeddedDb {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl EmbeddedDb {
+    /// Opens (creating if needed) `file` inside `dir` and runs `schema`.
+    pub fn open(dir: &Path, file: &str, schema: &str) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("DATA_DIR {} cannot be created: {e}", dir.display()))?;
+        let path = dir.join(file);
+        let connection = Connection::open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(2))?;
+        connection.execute_batch(schema)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` on a blocking thread with the connection.
+    pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .map_err(|_| StoreError::Internal("embedded store lock poisoned".into()))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("embedded store task failed: {e}")))?
+    }
+}
+
+/// Encodes a value kept as JSON text in a row.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Decodes a value kept as JSON text in a row.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(e.to_string()))
+}
