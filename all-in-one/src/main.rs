@@ -1,1 +1,57 @@
-fn main() {}
+//! Both billing services in one process, for `cargo run --release` on a bare machine:
+//! customer-service on :5000 and invoice-service on :5001, on the embedded store and the
+//! in-process cache with the sample data, unless `MONGODB_URI` / `REDIS_URL` say otherwise.
+
+use service_kit::config::{flag, parse_or};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::telemetry::init();
+
+    let mut customers = customer_service::Settings::from_env()?;
+    customers.port = parse_or(
+        "CUSTOMER_SERVICE_PORT",
+        customer_service::Settings::DEFAULT_PORT,
+    )?;
+    customers.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
+    let customer_app = customer_service::build(customers).await?;
+
+    let mut invoices = invoice_service::Settings::from_env()?;
+    invoices.port = parse_or(
+        "INVOICE_SERVICE_PORT",
+        invoice_service::Settings::DEFAULT_PORT,
+    )?;
+    invoices.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
+    invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
+    let invoice_app = invoice_service::build(invoices).await?;
+
+    print_welcome(customer_app.port(), invoice_app.port());
+
+    // One signal stops both; each drains its in-flight requests.
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let (mut stop_customers, mut stop_invoices) = (stop.subscribe(), stop.subscribe());
+    let customers = tokio::spawn(customer_app.run_until(async move {
+        let _ = stop_customers.recv().await;
+    }));
+    let invoices = tokio::spawn(invoice_app.run_until(async move {
+        let _ = stop_invoices.recv().await;
+    }));
+    service_kit::shutdown::signal().await;
+    let _ = stop.send(());
+    let (customers, invoices) = tokio::join!(customers, invoices);
+    customers??;
+    invoices??;
+    Ok(())
+}
+
+fn print_welcome(customer_port: u16, invoice_port: u16) {
+    println!(
+        "\n  billing-system is running\n\n  \
+         customer-service  http://localhost:{customer_port}   (docs: http://localhost:{customer_port}/docs)\n  \
+         invoice-service   http://localhost:{invoice_port}   (docs: http://localhost:{invoice_port}/docs)\n\n  \
+         Try:\n    \
+         curl -s localhost:{customer_port}/customers?limit=3\n    \
+         curl -s localhost:{invoice_port}/invoices/66f000000000000000000001\n\n  \
+         Ctrl-C stops both.\n"
+    );
+}

@@ -1,1 +1,78 @@
+//! invoice-service: invoices of the billing system over HTTP, kept in MongoDB (or an
+//! embedded SQLite file) and read through Redis (or an in-process cache).
 
+pub mod cache;
+pub mod config;
+pub mod customers;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod seed;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use config::Settings;
+use service_kit::App;
+
+use crate::cache::{InvoiceCache, LocalCache, ReadThrough, RedisCache, Ttl};
+use crate::customers::CustomerDirectory;
+use crate::routes::AppState;
+use crate::store::{EmbeddedInvoiceStore, InvoiceStore, MongoInvoiceStore};
+
+/// Entries the in-process cache keeps at most.
+const LOCAL_CACHE_ENTRIES: u64 = 100_000;
+
+/// Builds the service on its configured port; it runs when the caller calls
+/// [`App::run_until`]. Starts even while MongoDB, Redis and customer-service are down.
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let store = open_store(&settings).await?;
+    if settings.seed_sample_data {
+        seed::in_background(store.clone());
+    }
+    let cache = Arc::new(match &settings.redis_url {
+        Some(url) => {
+            tracing::info!("invoice cache in Redis");
+            InvoiceCache::Redis(RedisCache::new(url, settings.cache_key_prefix.clone())?)
+        }
+        None => {
+            tracing::info!("invoice cache in process");
+            InvoiceCache::Local(LocalCache::new(LOCAL_CACHE_ENTRIES))
+        }
+    });
+    let ttl = Ttl::new(settings.cache_ttl);
+    let reads = Arc::new(ReadThrough::new(
+        store.clone(),
+        cache.clone(),
+        ttl,
+        settings.before_cache_fill.clone(),
+    ));
+    let customers = Arc::new(CustomerDirectory::new(
+        &settings.customer_service_url,
+        settings.customer_service_api_key.clone(),
+    )?);
+    let router = routes::router(AppState {
+        store,
+        cache,
+        reads,
+        customers,
+        ttl,
+    });
+    App::bind("invoice-service", &settings.host, settings.port, router).await
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn InvoiceStore>> {
+    Ok(match &settings.mongodb_uri {
+        Some(uri) => {
+            let client = service_kit::mongo::client(uri, "invoice-service").await?;
+            tracing::info!(db = %settings.mongodb_db, "invoices in MongoDB");
+            Arc::new(MongoInvoiceStore::new(
+                client.database(&settings.mongodb_db),
+            ))
+        }
+        None => {
+            tracing::info!(dir = %settings.data_dir.display(), "invoices in the embedded store");
+            Arc::new(EmbeddedInvoiceStore::open(&settings.data_dir)?)
+        }
+    })
+}

@@ -1,7 +1,7 @@
 //! The layers every service wears: request id, request log span, metrics, body limit,
 //! timeout, and the contract's answers for unknown routes and methods.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -24,12 +24,26 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// How long one request may take before it is answered with an error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Lines a service appends to `/metrics` from its own per-instance counters.
+pub type ExtraMetrics = Arc<dyn Fn(&mut String) + Send + Sync>;
+
 /// Adds `/health` and `/metrics`, then wraps every route in the common layers.
-pub fn finish(router: Router, service: &'static str) -> Router {
+pub fn finish(
+    router: Router,
+    service: &'static str,
+    extra_metrics: Option<ExtraMetrics>,
+) -> Router {
     let metrics = metrics_handle().clone();
+    let render = move || {
+        let mut text = metrics.render();
+        if let Some(extra) = &extra_metrics {
+            extra(&mut text);
+        }
+        std::future::ready(text)
+    };
     router
         .route("/health", get(health))
-        .route("/metrics", get(move || std::future::ready(metrics.render())))
+        .route("/metrics", get(render))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(move |req, next| record_metrics(service, req, next)))

@@ -60,3 +60,23 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
         _ => false,
     }
 }
+
+/// `#[serde(with = "service_kit::mongo::opt_datetime")]`: an optional time as a BSON date
+/// (or null).
+pub mod opt_datetime {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.map(bson::DateTime::from_chrono).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Ok(Option::<bson::DateTime>::deserialize(deserializer)?.map(bson::DateTime::to_chrono))
+    }
+}

@@ -58,3 +58,9 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Internal(e.to_string()))
 }
+
+/// A write transaction that takes the write lock at once. A deferred one that reads first
+/// could not upgrade while another process writes (SQLITE_BUSY); this one waits its turn.
+pub fn write_transaction(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+}

@@ -10,6 +10,7 @@ pub fn init() {
         crate::config::optional("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_span_events(FmtSpan::NONE);
     let _ = if json {
         builder.json().with_current_span(true).try_init()

@@ -32,5 +32,5 @@ pub fn router(state: AppState) -> Router {
     let router = business
         .route("/ready", get(ready::ready))
         .with_state(state);
-    service_kit::http::finish(router, "customer-service")
+    service_kit::http::finish(router, "customer-service", None)
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use rusqlite::{OptionalExtension, params};
 use service_kit::StoreError;
-use service_kit::sqlite::{EmbeddedDb, from_json, to_json};
+use service_kit::sqlite::{EmbeddedDb, from_json, to_json, write_transaction};
 
 use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
 use crate::domain::{Customer, CustomerChanges};
@@ -84,7 +84,7 @@ impl CustomerStore for EmbeddedCustomerStore {
         let changes = changes.clone();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = write_transaction(conn)?;
                 let id = id.to_hex();
                 let Some(mut customer) = read_row(&tx, &id)? else {
                     return Ok(None);
@@ -148,7 +148,7 @@ impl CustomerStore for EmbeddedCustomerStore {
         let customers = customers.to_vec();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = write_transaction(conn)?;
                 let count: i64 =
                     tx.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?;
                 if count > 0 {

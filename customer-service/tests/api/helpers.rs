@@ -34,7 +34,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings, data_dir: tempfile::TempDir) -> TestApp {
-    service_kit::telemetry::init();
+    if std::env::var_os("RUST_LOG").is_some() {
+        service_kit::telemetry::init();
+    }
     let app = customer_service::build(settings).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,159 @@
+//! `GET /invoices/{id}`: cache first; on a miss one store read per id at a time, however
+//! many requests ask at once (single flight), and a guarded fill.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use bson::oid::ObjectId;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use service_kit::ApiError;
+
+use super::{Entry, InvoiceCache, Lookup, Ttl};
+use crate::store::InvoiceStore;
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Database,
+}
+
+/// An invoice's JSON and where it came from.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub source: Source,
+    pub invoice: Bytes,
+}
+
+/// A test hook: runs after the store read and before the cache fill.
+pub type BeforeFill = Arc<dyn Fn(ObjectId) -> BoxFuture<'static, ()> + Send + Sync>;
+
+type Flight = Shared<BoxFuture<'static, Result<Option<Found>, ApiError>>>;
+
+pub struct ReadThrough {
+    store: Arc<dyn InvoiceStore>,
+    cache: Arc<InvoiceCache>,
+    ttl: Ttl,
+    in_flight: Mutex<HashMap<ObjectId, Flight>>,
+    before_fill: Option<BeforeFill>,
+    /// Store reads made for `GET /invoices/{id}` by this instance.
+    pub store_reads: AtomicU64,
+}
+
+impl ReadThrough {
+    pub fn new(
+        store: Arc<dyn InvoiceStore>,
+        cache: Arc<InvoiceCache>,
+        ttl: Ttl,
+        before_fill: Option<BeforeFill>,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            ttl,
+            in_flight: Mutex::new(HashMap::new()),
+            before_fill,
+            store_reads: AtomicU64::new(0),
+        }
+    }
+
+    /// The invoice's JSON, or `None` when there is no such invoice.
+    pub async fn read(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, ApiError> {
+        match self.cache.get(id).await {
+            Ok(Lookup::Hit(invoice)) => {
+                metrics::counter!("cache_hits_total").increment(1);
+                return Ok(Some(Found {
+                    source: Source::Cache,
+                    invoice,
+                }));
+            }
+            Ok(Lookup::Absent) => {
+                metrics::counter!("cache_hits_total").increment(1);
+                return Ok(None);
+            }
+            Ok(Lookup::Miss) => metrics::counter!("cache_misses_total").increment(1),
+            Err(_) => metrics::counter!("cache_bypassed_total").increment(1),
+        }
+        self.join_flight(id).await
+    }
+
+    async fn join_flight(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, ApiError> {
+        let flight = {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .map_err(|_| ApiError::internal(&"in-flight map poisoned"))?;
+            in_flight
+                .entry(id)
+                .or_insert_with(|| {
+                    let this = Arc::clone(self);
+                    // Spawned, so the read and fill finish even if the first caller leaves.
+                    let task = tokio::spawn(async move {
+                        let result = this.load(id).await;
+                        if let Ok(mut in_flight) = this.in_flight.lock() {
+                            in_flight.remove(&id);
+                        }
+                        result
+                    });
+                    async move {
+                        task.await
+                            .unwrap_or_else(|e| Err(ApiError::internal(&format!("read task: {e}"))))
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        flight.await
+    }
+
+    /// One store read and a guarded fill.
+    async fn load(&self, id: ObjectId) -> Result<Option<Found>, ApiError> {
+        // A request that missed just before the previous flight filled the cache lands
+        // here: look again before going to the store.
+        if let Ok(Lookup::Hit(invoice)) = self.cache.get(id).await {
+            return Ok(Some(Found {
+                source: Source::Cache,
+                invoice,
+            }));
+        }
+        self.store_reads.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("invoice_store_reads_total").increment(1);
+        let invoice = self
+            .store
+            .get(id)
+            .await
+            .map_err(|e| e.into_api_error(self.store.name()))?;
+        if let Some(hook) = &self.before_fill {
+            hook(id).await;
+        }
+        match invoice {
+            Some(invoice) => {
+                let json =
+                    Bytes::from(serde_json::to_vec(&invoice).map_err(|e| ApiError::internal(&e))?);
+                let entry = Entry {
+                    version: invoice.version,
+                    payload: json.clone(),
+                    ttl: self.ttl.jittered(),
+                };
+                self.cache.fill(id, entry).await;
+                Ok(Some(Found {
+                    source: Source::Database,
+                    invoice: json,
+                }))
+            }
+            None => {
+                let entry = Entry {
+                    version: 0,
+                    payload: Bytes::new(),
+                    ttl: self.ttl.absent,
+                };
+                self.cache.fill(id, entry).await;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Invoices as the business sees them: money in integer minor units with checked
+//! arithmetic, and the lifecycle draft → open → paid | void | uncollectible.
+
+mod invoice;
+mod money;
+
+pub use invoice::{
+    CreateInvoice, CustomerSnapshot, Invoice, InvoiceChanges, InvoiceError, LineItem, NewInvoice,
+    Status, Transition, UpdateInvoice,
+};
+pub use money::{Totals, compute_totals};

@@ -1,0 +1,71 @@
+//! Totals in integer minor units. Every step is checked: an overflow is a client error,
+//! never a wrapped number.
+
+use super::invoice::LineItem;
+
+/// What an invoice adds up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+/// Sums the line amounts and applies `tax_rate_bps` (basis points) rounded half up.
+/// `None` when a figure does not fit in 64 bits.
+pub fn compute_totals(items: &[LineItem], tax_rate_bps: u32) -> Option<Totals> {
+    let subtotal = items
+        .iter()
+        .try_fold(0i64, |sum, item| sum.checked_add(item.amount))?;
+    let tax = subtotal
+        .checked_mul(i64::from(tax_rate_bps))?
+        .checked_add(5_000)?
+        / 10_000;
+    let total = subtotal.checked_add(tax)?;
+    Some(Totals {
+        subtotal,
+        tax,
+        total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(quantity: u32, unit_amount: i64) -> LineItem {
+        LineItem {
+            description: "x".into(),
+            quantity,
+            unit_amount,
+            amount: i64::from(quantity) * unit_amount,
+        }
+    }
+
+    #[test]
+    fn tax_rounds_half_up() {
+        // 43500 × 8.5% = 3697.5 → 3698; 64300 × 5.5% = 3536.5 → 3537; 101 × 1bp = 0.0101 → 0.
+        assert_eq!(compute_totals(&[item(1, 43_500)], 850).unwrap().tax, 3_698);
+        assert_eq!(compute_totals(&[item(1, 64_300)], 550).unwrap().tax, 3_537);
+        assert_eq!(compute_totals(&[item(1, 101)], 1).unwrap().tax, 0);
+        assert_eq!(compute_totals(&[item(1, 5_000)], 1).unwrap().tax, 1);
+        assert_eq!(compute_totals(&[item(1, 4_999)], 1).unwrap().tax, 0);
+    }
+
+    #[test]
+    fn totals_add_up() {
+        let totals = compute_totals(&[item(3, 1_999), item(2, 500)], 2_000).unwrap();
+        assert_eq!(totals.subtotal, 6_997);
+        assert_eq!(totals.tax, 1_399);
+        assert_eq!(totals.total, 8_396);
+        assert_eq!(compute_totals(&[item(1, 0)], 10_000).unwrap().total, 0);
+    }
+
+    #[test]
+    fn overflow_is_none() {
+        let big = item(1_000_000, 10_000_000_000);
+        let items = vec![big; 100];
+        assert!(compute_totals(&items, 0).is_some());
+        assert!(compute_totals(&items, 5_000).is_none());
+    }
+}

@@ -1,0 +1,32 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+
+/// `GET /ready`: 503 when the store does not answer. A cache that is down is reported but
+/// does not make the service unready: reads and writes go on against the store.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let (store_result, cache_up) = tokio::join!(state.store.ping(), state.cache.ping());
+    let store_up = store_result.is_ok();
+    let checks = json!({
+        state.store.name(): if store_up { "up" } else { "down" },
+        state.cache.name(): if cache_up { "up" } else { "down" },
+    });
+    if store_up {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
+            .into_response()
+    } else {
+        let body = json!({
+            "error": format!("{} is unavailable; try again shortly.", state.store.name()),
+            "code": "dependency_unavailable",
+            "checks": checks,
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,69 @@
+//! The sample invoices of `data/invoices.json`, loaded into an empty store on request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::Invoice;
+use crate::store::InvoiceStore;
+
+const SAMPLE: &str = include_str!("../data/invoices.json");
+
+pub fn sample_invoices() -> anyhow::Result<Vec<Invoice>> {
+    let mut invoices: Vec<Invoice> = serde_json::from_str(SAMPLE)?;
+    for invoice in &mut invoices {
+        invoice.version = 1;
+    }
+    Ok(invoices)
+}
+
+/// Seeds in the background, retrying while the store is unavailable.
+pub fn in_background(store: Arc<dyn InvoiceStore>) {
+    tokio::spawn(async move {
+        let invoices = match sample_invoices() {
+            Ok(invoices) => invoices,
+            Err(error) => {
+                tracing::error!(%error, "data/invoices.json is not valid");
+                return;
+            }
+        };
+        loop {
+            match store.seed(&invoices).await {
+                Ok(0) => return tracing::info!("store not empty; sample invoices not loaded"),
+                Ok(n) => return tracing::info!(count = n, "sample invoices loaded"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot seed yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{Status, compute_totals};
+
+    #[test]
+    fn the_sample_data_parses_adds_up_and_is_numbered_without_gaps() {
+        let invoices = super::sample_invoices().unwrap();
+        assert!(invoices.len() >= 10);
+        let mut numbers: Vec<i64> = invoices
+            .iter()
+            .filter_map(|i| {
+                i.number
+                    .as_deref()
+                    .and_then(crate::domain::Invoice::sequence_of)
+            })
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
+        for invoice in &invoices {
+            let totals = compute_totals(&invoice.items, invoice.tax_rate_bps).unwrap();
+            assert_eq!(
+                (invoice.subtotal, invoice.tax, invoice.total),
+                (totals.subtotal, totals.tax, totals.total)
+            );
+            assert_eq!(invoice.number.is_none(), invoice.status == Status::Draft);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+use std::path::Path;
+
+use async_trait::async_trait;
+use bson::oid::ObjectId;
+use rusqlite::{Connection, OptionalExtension, params};
+use service_kit::StoreError;
+use service_kit::sqlite::{EmbeddedDb, from_json, to_json, write_transaction};
+
+use super::{InvoiceFilter, InvoiceStore};
+use crate::domain::Invoice;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS invoices (
+    id          TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    number_seq  INTEGER UNIQUE,
+    version     INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invoices_customer_id ON invoices (customer_id, id);
+CREATE INDEX IF NOT EXISTS invoices_status ON invoices (status, id);
+";
+
+/// Invoices in `DATA_DIR/invoices.sqlite3`; each write is one SQLite transaction.
+pub struct EmbeddedInvoiceStore {
+    db: EmbeddedDb,
+}
+
+impl EmbeddedInvoiceStore {
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: EmbeddedDb::open(data_dir, "invoices.sqlite3", SCHEMA)?,
+        })
+    }
+}
+
+fn insert_row(conn: &Connection, invoice: &Invoice) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO invoices (id, customer_id, status, number_seq, version, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            invoice.id.to_hex(),
+            invoice.customer_id,
+            invoice.status.as_str(),
+            invoice.number.as_deref().and_then(Invoice::sequence_of),
+            invoice.version,
+            to_json(invoice)?
+        ],
+    )?;
+    Ok(())
+}
+
+fn read_row(conn: &Connection, id: &str) -> Result<Option<Invoice>, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT body, version FROM invoices WHERE id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(body, version)| {
+        let mut invoice: Invoice = from_json(&body)?;
+        invoice.version = version;
+        Ok(invoice)
+    })
+    .transpose()
+}
+
+fn replace_row(conn: &Connection, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE invoices SET status = ?4, number_seq = ?5, version = ?6, body = ?7
+         WHERE id = ?1 AND version = ?2 AND status = ?3",
+        params![
+            current.id.to_hex(),
+            current.version,
+            current.status.as_str(),
+            next.status.as_str(),
+            next.number.as_deref().and_then(Invoice::sequence_of),
+            next.version,
+            to_json(next)?
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+#[async_trait]
+impl InvoiceStore for EmbeddedInvoiceStore {
+    fn name(&self) -> &'static str {
+        "embedded store"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {
+        let invoice = invoice.clone();
+        self.db.call(move |conn| insert_row(conn, &invoice)).await
+    }
+
+    async fn get(&self, id: ObjectId) -> Result<Option<Invoice>, StoreError> {
+        self.db.call(move |conn| read_row(conn, &id.to_hex())).await
+    }
+
+    async fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Result<Vec<Invoice>, StoreError> {
+        let customer_id = filter.customer_id.clone();
+        let status = filter.status.map(|s| s.as_str());
+        let after = after.map(|id| id.to_hex());
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT body, version FROM invoices
+                     WHERE (?1 IS NULL OR customer_id = ?1)
+                       AND (?2 IS NULL OR status = ?2)
+                       AND (?3 IS NULL OR id > ?3)
+                     ORDER BY id LIMIT ?4",
+                )?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = statement
+                    .query_map(params![customer_id, status, after, limit], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })?;
+                let mut invoices = Vec::new();
+                for row in rows {
+                    let (body, version) = row?;
+                    let mut invoice: Invoice = from_json(&body)?;
+                    invoice.version = version;
+                    invoices.push(invoice);
+                }
+                Ok(invoices)
+            })
+            .await
+    }
+
+    async fn replace(&self, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
+        let (current, next) = (current.clone(), next.clone());
+        self.db
+            .call(move |conn| replace_row(conn, &current, &next))
+            .await
+    }
+
+    async fn replace_numbered(
+        &self,
+        current: &Invoice,
+        mut next: Invoice,
+    ) -> Result<Option<Invoice>, StoreError> {
+        let current = current.clone();
+        self.db
+            .call(move |conn| {
+                let tx = write_transaction(conn)?;
+                let highest: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(number_seq), 0) FROM invoices",
+                    [],
+                    |row| row.get(0),
+                )?;
+                next.number = Some(Invoice::number_for(highest + 1));
+                if !replace_row(&tx, &current, &next)? {
+                    return Ok(None);
+                }
+                tx.commit()?;
+                Ok(Some(next))
+            })
+            .await
+    }
+
+    async fn delete(&self, current: &Invoice) -> Result<bool, StoreError> {
+        let (id, version) = (current.id.to_hex(), current.version);
+        self.db
+            .call(move |conn| {
+                let deleted = conn.execute(
+                    "DELETE FROM invoices WHERE id = ?1 AND version = ?2 AND status = 'draft'",
+                    params![id, version],
+                )?;
+                Ok(deleted == 1)
+            })
+            .await
+    }
+
+    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
+        let invoices = invoices.to_vec();
+        self.db
+            .call(move |conn| {
+                let tx = write_transaction(conn)?;
+                let count: i64 = tx.query_row("SELECT COUNT(*) FROM invoices", [], |r| r.get(0))?;
+                if count > 0 {
+                    return Ok(0);
+                }
+                for invoice in &invoices {
+                    insert_row(&tx, invoice)?;
+                }
+                tx.commit()?;
+                Ok(invoices.len())
+            })
+            .await
+    }
+}

@@ -1,0 +1,197 @@
+//! The cache promise of API.md, with the figures of the invoice-service issue.
+
+use std::sync::{Arc, Mutex};
+
+use bson::oid::ObjectId;
+use futures::FutureExt;
+use futures::stream::{self, StreamExt};
+use invoice_service::cache::BeforeFill;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::helpers::{Options, spawn_app, spawn_app_with, status_and_json, store_reads};
+
+#[tokio::test]
+async fn no_stale_read_in_1000_write_then_read_rounds() {
+    let app = spawn_app().await;
+    let customer_id = app.create_customer("Writer", "writer@example.com").await;
+    let invoice = app.create_invoice(&customer_id).await;
+    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    app.get(&path).await;
+    let mut stale = 0;
+    for round in 0..1000_i64 {
+        let bps = round % 10_001;
+        let (status, _) =
+            status_and_json(app.patch(&path, &json!({"tax_rate_bps": bps})).await).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, read) = status_and_json(app.get(&path).await).await;
+        if read["invoice"]["tax_rate_bps"] != bps {
+            stale += 1;
+        }
+    }
+    assert_eq!(stale, 0, "stale reads");
+}
+
+#[tokio::test]
+async fn no_stale_read_when_another_instance_wrote() {
+    let app = spawn_app().await;
+    if app.settings.redis_url.is_none() {
+        return; // the in-process cache serves one instance only
+    }
+    let other = app.second_instance().await;
+    let customer_id = app.create_customer("Shared", "shared@example.com").await;
+    let invoice = app.create_invoice(&customer_id).await;
+    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let mut stale = 0;
+    for round in 0..200_i64 {
+        let (writer, reader) = if round % 2 == 0 {
+            (&app.base, &other.base)
+        } else {
+            (&other.base, &app.base)
+        };
+        app.http
+            .get(format!("{reader}{path}"))
+            .send()
+            .await
+            .unwrap();
+        let response = app
+            .http
+            .patch(format!("{writer}{path}"))
+            .json(&json!({"tax_rate_bps": round}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let (_, read) = status_and_json(
+            app.http
+                .get(format!("{reader}{path}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if read["invoice"]["tax_rate_bps"] != round {
+            stale += 1;
+        }
+    }
+    assert_eq!(stale, 0, "stale reads across instances");
+}
+
+/// The id to pause, how the reader says it paused, and what releases it.
+type Armed = (ObjectId, oneshot::Sender<()>, oneshot::Receiver<()>);
+
+/// Pauses the reader of one armed id between its store read and its cache fill.
+#[derive(Default)]
+struct Gate {
+    armed: Mutex<Option<Armed>>,
+}
+
+impl Gate {
+    fn hook(self: &Arc<Self>) -> BeforeFill {
+        let gate = self.clone();
+        Arc::new(move |id| {
+            let armed = {
+                let mut slot = gate.armed.lock().unwrap();
+                match slot.take() {
+                    Some((armed_id, paused, release)) if armed_id == id => Some((paused, release)),
+                    other => {
+                        *slot = other;
+                        None
+                    }
+                }
+            };
+            async move {
+                if let Some((paused, release)) = armed {
+                    let _ = paused.send(());
+                    let _ = release.await;
+                }
+            }
+            .boxed()
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_reader_paused_before_its_fill_never_puts_back_an_older_state_in_1000_runs() {
+    let gate = Arc::new(Gate::default());
+    let app = spawn_app_with(Options {
+        mongodb_uri: None,
+        redis_url: None,
+        before_fill: Some(gate.hook()),
+    })
+    .await;
+    let customer_id = app.create_customer("Paused", "paused@example.com").await;
+    let mut stale = 0;
+    for run in 0..1000_i64 {
+        let invoice = app.create_invoice(&customer_id).await;
+        let id = ObjectId::parse_str(invoice["id"].as_str().unwrap()).unwrap();
+        let path = format!("/invoices/{id}");
+        let (paused_tx, paused_rx) = oneshot::channel();
+        let (release_tx, release_rx) = oneshot::channel();
+        *gate.armed.lock().unwrap() = Some((id, paused_tx, release_rx));
+
+        let reader = {
+            let (http, url) = (app.http.clone(), app.url(&path));
+            tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+        };
+        paused_rx.await.expect("the reader reached its fill");
+        let bps = 1 + run % 10_000;
+        let (status, _) =
+            status_and_json(app.patch(&path, &json!({"tax_rate_bps": bps})).await).await;
+        assert_eq!(status, StatusCode::OK);
+        release_tx.send(()).unwrap();
+        assert_eq!(reader.await.unwrap(), StatusCode::OK);
+
+        let (_, read) = status_and_json(app.get(&path).await).await;
+        if read["invoice"]["tax_rate_bps"] != bps {
+            stale += 1;
+        }
+    }
+    assert_eq!(stale, 0, "stale reads after a paused fill");
+}
+
+#[tokio::test]
+async fn five_hundred_concurrent_reads_of_a_cold_id_make_at_most_one_store_read() {
+    let app = spawn_app().await;
+    let customer_id = app
+        .create_customer("Stampede", "stampede@example.com")
+        .await;
+    let invoice = app.create_invoice(&customer_id).await;
+    let url = app.url(&format!("/invoices/{}", invoice["id"].as_str().unwrap()));
+    let before = store_reads(&app.http, &app.base).await;
+    let reads = (0..500).map(|_| {
+        let (http, url) = (app.http.clone(), url.clone());
+        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+    });
+    for status in futures::future::join_all(reads).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    let made = store_reads(&app.http, &app.base).await - before;
+    assert!(
+        made <= 1,
+        "{made} store reads for 500 concurrent cold reads"
+    );
+}
+
+#[tokio::test]
+async fn ten_thousand_reads_of_a_thousand_absent_ids_make_at_most_a_thousand_store_reads() {
+    let app = spawn_app().await;
+    let absent: Vec<String> = (0..1000).map(|_| ObjectId::new().to_hex()).collect();
+    let before = store_reads(&app.http, &app.base).await;
+    let statuses: Vec<StatusCode> = stream::iter(0..10_000)
+        .map(|i| {
+            let url = app.url(&format!("/invoices/{}", absent[i % absent.len()]));
+            let http = app.http.clone();
+            async move { http.get(url).send().await.unwrap().status() }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::NOT_FOUND));
+    let made = store_reads(&app.http, &app.base).await - before;
+    assert!(
+        made <= 1000,
+        "{made} store reads for 10,000 reads of 1,000 absent ids"
+    );
+}

@@ -1,0 +1,12 @@
+//! invoice-service, black-box over HTTP: the real app on a free port with a real
+//! customer-service beside it, against MongoDB + Redis (`TEST_BACKEND=mongo`) or the
+//! embedded store + in-process cache.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
+
+mod cache;
+mod faults;
+mod helpers;
+mod invoices;
+mod lifecycle;
+mod validation;
