@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use service_kit::auth::ApiKeys;
 use service_kit::config::{flag, optional, parse_or};
+use service_kit::rate_limit::RateLimit;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -14,6 +16,9 @@ pub struct Settings {
     pub mongodb_db: String,
     pub data_dir: PathBuf,
     pub seed_sample_data: bool,
+    /// `None` runs open (no API keys configured).
+    pub api_keys: Option<ApiKeys>,
+    pub rate_limit: RateLimit,
 }
 
 impl Settings {
@@ -28,6 +33,8 @@ impl Settings {
             data_dir: optional("DATA_DIR")
                 .map_or_else(|| PathBuf::from("./data-local"), PathBuf::from),
             seed_sample_data: flag("SEED_SAMPLE_DATA", false)?,
+            api_keys: ApiKeys::from_env()?,
+            rate_limit: RateLimit::from_env()?,
         })
     }
 }

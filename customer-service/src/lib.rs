@@ -4,6 +4,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod seed;
 pub mod store;
@@ -12,6 +13,11 @@ use std::sync::Arc;
 
 pub use config::Settings;
 use service_kit::App;
+use service_kit::http::Guards;
+use service_kit::idempotency::{
+    EmbeddedIdempotencyStore, Idempotency, IdempotencyStore, MongoIdempotencyStore,
+};
+use service_kit::rate_limit::KeyedLimiter;
 
 use crate::routes::AppState;
 use crate::store::{CustomerStore, EmbeddedCustomerStore, MongoCustomerStore};
@@ -19,26 +25,39 @@ use crate::store::{CustomerStore, EmbeddedCustomerStore, MongoCustomerStore};
 /// Builds the service on its configured port; it runs when the caller calls
 /// [`App::run_until`]. Starts even while MongoDB is down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let store = open_store(&settings).await?;
+    let (store, idempotency_keys) = open_store(&settings).await?;
     if settings.seed_sample_data {
         seed::in_background(store.clone());
     }
-    let router = routes::router(AppState { store });
+    let guards = Guards {
+        api_keys: settings.api_keys.clone(),
+        rate_limit: KeyedLimiter::new(settings.rate_limit),
+        idempotency: Idempotency {
+            store: idempotency_keys,
+            dependency: store.name(),
+        },
+    };
+    let router = routes::router(AppState { store }, guards);
     App::bind("customer-service", &settings.host, settings.port, router).await
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn CustomerStore>> {
+/// The service's store and, beside it, where idempotency keys are kept.
+async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn CustomerStore>, Arc<dyn IdempotencyStore>)> {
     Ok(match &settings.mongodb_uri {
         Some(uri) => {
             let client = service_kit::mongo::client(uri, "customer-service").await?;
             tracing::info!(db = %settings.mongodb_db, "customers in MongoDB");
-            Arc::new(MongoCustomerStore::new(
-                client.database(&settings.mongodb_db),
-            ))
+            let database = client.database(&settings.mongodb_db);
+            let keys = Arc::new(MongoIdempotencyStore::new(&database));
+            (Arc::new(MongoCustomerStore::new(database)), keys)
         }
         None => {
             tracing::info!(dir = %settings.data_dir.display(), "customers in the embedded store");
-            Arc::new(EmbeddedCustomerStore::open(&settings.data_dir)?)
+            let store = EmbeddedCustomerStore::open(&settings.data_dir)?;
+            let keys = Arc::new(EmbeddedIdempotencyStore::new(store.database()).await?);
+            (Arc::new(store), keys)
         }
     })
 }

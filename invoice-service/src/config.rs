@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use service_kit::auth::ApiKeys;
 use service_kit::config::{flag, optional, parse_or};
+use service_kit::rate_limit::RateLimit;
 
 use crate::cache::BeforeFill;
 
@@ -25,6 +27,9 @@ pub struct Settings {
     pub customer_service_url: String,
     pub customer_service_api_key: Option<SecretString>,
     pub seed_sample_data: bool,
+    /// `None` runs open (no API keys configured).
+    pub api_keys: Option<ApiKeys>,
+    pub rate_limit: RateLimit,
     /// Test hook: runs between a store read and its cache fill.
     pub before_cache_fill: Option<BeforeFill>,
 }
@@ -51,6 +56,8 @@ impl Settings {
                 .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned()),
             customer_service_api_key: optional("CUSTOMER_SERVICE_API_KEY").map(SecretString::from),
             seed_sample_data: flag("SEED_SAMPLE_DATA", false)?,
+            api_keys: ApiKeys::from_env()?,
+            rate_limit: RateLimit::from_env()?,
             before_cache_fill: None,
         })
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod customers;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod seed;
 pub mod store;
@@ -14,6 +15,11 @@ use std::sync::Arc;
 
 pub use config::Settings;
 use service_kit::App;
+use service_kit::http::Guards;
+use service_kit::idempotency::{
+    EmbeddedIdempotencyStore, Idempotency, IdempotencyStore, MongoIdempotencyStore,
+};
+use service_kit::rate_limit::KeyedLimiter;
 
 use crate::cache::{InvoiceCache, LocalCache, ReadThrough, RedisCache, Ttl};
 use crate::customers::CustomerDirectory;
@@ -26,7 +32,7 @@ const LOCAL_CACHE_ENTRIES: u64 = 100_000;
 /// Builds the service on its configured port; it runs when the caller calls
 /// [`App::run_until`]. Starts even while MongoDB, Redis and customer-service are down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let store = open_store(&settings).await?;
+    let (store, idempotency_keys) = open_store(&settings).await?;
     if settings.seed_sample_data {
         seed::in_background(store.clone());
     }
@@ -51,28 +57,44 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         &settings.customer_service_url,
         settings.customer_service_api_key.clone(),
     )?);
-    let router = routes::router(AppState {
-        store,
-        cache,
-        reads,
-        customers,
-        ttl,
-    });
+    let guards = Guards {
+        api_keys: settings.api_keys.clone(),
+        rate_limit: KeyedLimiter::new(settings.rate_limit),
+        idempotency: Idempotency {
+            store: idempotency_keys,
+            dependency: store.name(),
+        },
+    };
+    let router = routes::router(
+        AppState {
+            store,
+            cache,
+            reads,
+            customers,
+            ttl,
+        },
+        guards,
+    );
     App::bind("invoice-service", &settings.host, settings.port, router).await
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn InvoiceStore>> {
+/// The service's store and, beside it, where idempotency keys are kept.
+async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn InvoiceStore>, Arc<dyn IdempotencyStore>)> {
     Ok(match &settings.mongodb_uri {
         Some(uri) => {
             let client = service_kit::mongo::client(uri, "invoice-service").await?;
             tracing::info!(db = %settings.mongodb_db, "invoices in MongoDB");
-            Arc::new(MongoInvoiceStore::new(
-                client.database(&settings.mongodb_db),
-            ))
+            let database = client.database(&settings.mongodb_db);
+            let keys = Arc::new(MongoIdempotencyStore::new(&database));
+            (Arc::new(MongoInvoiceStore::new(database)), keys)
         }
         None => {
             tracing::info!(dir = %settings.data_dir.display(), "invoices in the embedded store");
-            Arc::new(EmbeddedInvoiceStore::open(&settings.data_dir)?)
+            let store = EmbeddedInvoiceStore::open(&settings.data_dir)?;
+            let keys = Arc::new(EmbeddedIdempotencyStore::new(store.database()).await?);
+            (Arc::new(store), keys)
         }
     })
 }

@@ -185,6 +185,93 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A nested struct read from a JSON object only. serde's derive also reads a struct from
+/// an array of its fields in order (`"address": [null, "x"]`), which the contract does not
+/// allow: a body and everything in it is made of objects. Use with `deserialize_with`
+/// (and [`optional_object`], [`double_option_object`], [`objects`],
+/// [`double_option_objects`] for the wrapped forms).
+pub fn object<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Object::<T>::deserialize(deserializer).map(|o| o.0)
+}
+
+/// [`object`] for an optional field: absent or `null` → `None`.
+pub fn optional_object<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<Object<T>>::deserialize(deserializer).map(|o| o.map(|o| o.0))
+}
+
+/// [`object`] for an optional field of a merge update: absent → `None`, `null` →
+/// `Some(None)`.
+pub fn double_option_object<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    optional_object(deserializer).map(Some)
+}
+
+/// A list of nested structs, each read from a JSON object only.
+pub fn objects<'de, T, D>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Vec::<Object<T>>::deserialize(deserializer).map(|v| v.into_iter().map(|o| o.0).collect())
+}
+
+/// [`objects`] for an optional field of a merge update.
+pub fn double_option_objects<'de, T, D>(deserializer: D) -> Result<Option<Option<Vec<T>>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<Vec<Object<T>>>::deserialize(deserializer)
+        .map(|v| Some(v.map(|v| v.into_iter().map(|o| o.0).collect())))
+}
+
+/// `T`, read through [`ObjectOnly`].
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(ObjectOnly(deserializer)).map(Object)
+    }
+}
+
+/// A deserializer that reads a struct as a map only, never as a sequence. Everything else
+/// goes to the wrapped deserializer as it is (so error paths stay exact).
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +279,6 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
-        #[allow(dead_code)]
         name: String,
     }
 
@@ -228,6 +314,33 @@ mod tests {
         let error = parse_json_object::<Body>(br#"{"name": {"$gt": ""}}"#).unwrap_err();
         assert_eq!(error.code, "validation_failed");
         assert_eq!(error.details[0].field, "name");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nested {
+        #[serde(default, deserialize_with = "optional_object")]
+        one: Option<Body>,
+        #[serde(default, deserialize_with = "double_option_objects")]
+        many: Option<Option<Vec<Body>>>,
+    }
+
+    #[test]
+    fn nested_structs_are_read_from_objects_only() {
+        let ok: Nested =
+            parse_json_object(br#"{"one": {"name": "a"}, "many": [{"name": "b"}]}"#).unwrap();
+        assert_eq!(ok.one.unwrap().name, "a");
+        assert_eq!(ok.many.unwrap().unwrap()[0].name, "b");
+        let cleared: Nested = parse_json_object(br#"{"one": null, "many": null}"#).unwrap();
+        assert!(cleared.one.is_none());
+        assert!(matches!(cleared.many, Some(None)));
+        for body in [&br#"{"one": ["a"]}"#[..], br#"{"many": [["b"]]}"#] {
+            let error = parse_json_object::<Nested>(body).unwrap_err();
+            assert_eq!(error.code, "validation_failed", "{body:?}");
+        }
+        let error =
+            parse_json_object::<Nested>(br#"{"many": [{"name": "b"}, {"name": 1}]}"#).unwrap_err();
+        assert_eq!(error.details[0].field, "many[1].name");
     }
 
     #[test]

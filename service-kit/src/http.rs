@@ -130,3 +130,32 @@ async fn record_metrics(service: &'static str, req: Request, next: Next) -> Resp
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+/// What guards business routes: API keys, the per-key rate limit, idempotent POSTs.
+#[derive(Clone)]
+pub struct Guards {
+    pub api_keys: crate::auth::AuthState,
+    pub rate_limit: Option<crate::rate_limit::KeyedLimiter>,
+    pub idempotency: crate::idempotency::Idempotency,
+}
+
+/// Wraps business routes in their guards. A request passes authentication first, then the
+/// rate limit of its key, then the idempotency check.
+pub fn guard<S>(business: Router<S>, guards: Guards) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    business
+        .route_layer(middleware::from_fn_with_state(
+            guards.idempotency,
+            crate::idempotency::idempotent_posts,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            guards.rate_limit,
+            crate::rate_limit::limit_per_key,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            guards.api_keys,
+            crate::auth::require_api_key,
+        ))
+}

@@ -4,15 +4,19 @@
 //!
 //! Business rules live in the services; this crate knows no customer and no invoice.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod http;
 pub mod id;
+pub mod idempotency;
 pub mod metadata;
 pub mod mongo;
+pub mod openapi;
 pub mod pagination;
 pub mod probe;
+pub mod rate_limit;
 pub mod server;
 pub mod shutdown;
 pub mod sqlite;

@@ -31,11 +31,22 @@ pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<mongodb::Client
 pub async fn bounded<T>(
     call: impl IntoFuture<Output = mongodb::error::Result<T>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(CALL_TIMEOUT, call.into_future()).await {
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(CALL_TIMEOUT, call.into_future()).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(classify(error)),
         Err(_) => Err(StoreError::Unavailable("MongoDB timed out".into())),
+    };
+    metrics::histogram!("mongodb_call_duration_seconds").record(started.elapsed().as_secs_f64());
+    if let Err(error) = &result {
+        let kind = match error {
+            StoreError::Duplicate => "duplicate",
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Internal(_) => "internal",
+        };
+        metrics::counter!("mongodb_errors_total", "kind" => kind).increment(1);
     }
+    result
 }
 
 /// Duplicate keys are conflicts; malformed documents are our bug; the rest means the

@@ -3,20 +3,23 @@ use std::collections::BTreeMap;
 use bson::oid::ObjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::extract::double_option;
+use service_kit::extract::{double_option, double_option_object, optional_object};
 use service_kit::{FieldError, Metadata};
+use utoipa::ToSchema;
 
-const MAX_NAME_CHARS: usize = 200;
-const MAX_EMAIL_CHARS: usize = 254;
-const MAX_PHONE_CHARS: usize = 32;
-const MAX_ADDRESS_LINE_CHARS: usize = 200;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PHONE_CHARS: usize = 32;
+pub const MAX_ADDRESS_LINE_CHARS: usize = 200;
 
 /// A stored customer, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Customer {
     #[serde(with = "service_kit::id::hex")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
     pub name: String,
+    #[schema(examples("billing@acme-widgets.example"))]
     pub email: String,
     pub phone: Option<String>,
     pub address: Option<Address>,
@@ -58,20 +61,27 @@ impl Customer {
 }
 
 /// A postal address. Every line is optional; `country` is ISO 3166-1 alpha-2, upper-case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::address_line)]
     pub line1: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::address_line)]
     pub line2: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::address_line)]
     pub city: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::address_line)]
     pub state: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::address_line)]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, in any case and stored upper-case.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::country)]
     pub country: Option<String>,
 }
 
@@ -138,16 +148,21 @@ impl Email {
 }
 
 /// `POST /customers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
+    #[schema(schema_with = crate::openapi::name)]
     pub name: String,
+    #[schema(schema_with = crate::openapi::email)]
     pub email: String,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::phone)]
     pub phone: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
+    #[schema(schema_with = crate::openapi::address)]
     pub address: Option<Address>,
     #[serde(default)]
+    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -183,18 +198,23 @@ impl NewCustomer {
 
 /// `PUT` / `PATCH /customers/{id}`: the given fields are merged; `null` clears an optional
 /// one (`phone`, `address`, `metadata`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::openapi::name)]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::openapi::email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::openapi::phone)]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option_object")]
+    #[schema(schema_with = crate::openapi::address)]
     pub address: Option<Option<Address>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
 }
 

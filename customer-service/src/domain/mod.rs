@@ -5,5 +5,6 @@
 mod customer;
 
 pub use customer::{
-    Address, CreateCustomer, Customer, CustomerChanges, Email, NewCustomer, UpdateCustomer,
+    Address, CreateCustomer, Customer, CustomerChanges, Email, MAX_ADDRESS_LINE_CHARS,
+    MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, NewCustomer, UpdateCustomer,
 };

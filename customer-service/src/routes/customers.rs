@@ -1,9 +1,16 @@
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use service_kit::idempotency::ResourceId;
+use service_kit::openapi::{
+    BadRequest, Conflict, IdempotencyKeyHeader, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use service_kit::{Cursor, JsonBody, Limit, ObjectIdParam, Page, QueryParams, StoreError};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::domain::{
@@ -12,46 +19,96 @@ use crate::domain::{
 use crate::error::CustomerError;
 use crate::store::CustomerFilter;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CustomerCreated {
+    #[schema(value_type = String, examples("Customer added"))]
     message: &'static str,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
     customer: Customer,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CustomerUpdated {
+    #[schema(value_type = String, examples("Customer updated"))]
     message: &'static str,
     customer: Customer,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Message {
+    #[schema(value_type = String, examples("Customer deleted"))]
     message: &'static str,
 }
 
+/// A page of customers (named for the document).
+pub type CustomerList = Page<Customer>;
+
 /// `GET /customers` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListCustomers {
     #[serde(default)]
+    #[param(inline)]
     limit: Limit,
+    #[param(inline)]
     after: Option<Cursor>,
+    /// Only the customer with this email (compared case-insensitively, surrounding space
+    /// ignored).
     email: Option<String>,
+    /// Only customers whose name starts with this (case-insensitively).
     q: Option<String>,
 }
 
+/// Create a customer.
+///
+/// The email must not belong to another customer (`409 email_taken`, compared
+/// case-insensitively). Answers with the customer and its `Location`.
+#[utoipa::path(
+    post,
+    path = "/customers",
+    tag = "customers",
+    params(IdempotencyKeyHeader),
+    request_body = CreateCustomer,
+    responses(
+        (status = 201, description = "Created.", body = CustomerCreated, headers(
+            ("Location" = String, description = "`/customers/{id}` of the new customer."),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`."),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+    security(("api_key" = [])),
+)]
+
 pub async fn create_customer(
     State(state): State<AppState>,
+    resource_id: Option<Extension<ResourceId>>,
     JsonBody(body): JsonBody<CreateCustomer>,
 ) -> Result<impl IntoResponse, CustomerError> {
-    let NewCustomer(customer) =
+    let NewCustomer(mut customer) =
         NewCustomer::parse(body, service_kit::time::now()).map_err(CustomerError::Validation)?;
-    state
-        .store
-        .insert(&customer)
-        .await
-        .map_err(email_conflict)?;
+    if let Some(Extension(ResourceId(id))) = resource_id {
+        customer.id = id;
+    }
+    let customer = match state.store.insert(&customer).await {
+        Ok(()) => customer,
+        // A retried idempotent create whose first attempt got this far: answer with it.
+        Err(StoreError::Duplicate) if resource_id.is_some() => {
+            match state.store.get(customer.id).await? {
+                Some(existing) => existing,
+                None => return Err(CustomerError::EmailTaken),
+            }
+        }
+        Err(error) => return Err(email_conflict(error)),
+    };
     let id = customer.id.to_hex();
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/customers/{id}")) {
@@ -65,6 +122,22 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, headers, Json(body)))
 }
 
+/// Read a customer.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}",
+    tag = "customers",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "The customer.", body = Customer),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn get_customer(
     State(state): State<AppState>,
     ObjectIdParam(id): ObjectIdParam,
@@ -73,6 +146,30 @@ pub async fn get_customer(
     Ok(Json(customer))
 }
 
+/// Update a customer (`PUT` and `PATCH` alike).
+///
+/// The given fields are merged; `null` clears `phone`, `address` or `metadata`; `name`
+/// and `email` may be left out but not cleared. An empty object changes nothing.
+#[utoipa::path(
+    method(put, patch),
+    path = "/customers/{id}",
+    tag = "customers",
+    params(ObjectIdParam),
+    request_body = UpdateCustomer,
+    responses(
+        (status = 200, description = "The customer as it is now.", body = CustomerUpdated),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn update_customer(
     State(state): State<AppState>,
     ObjectIdParam(id): ObjectIdParam,
@@ -96,6 +193,22 @@ pub async fn update_customer(
     }))
 }
 
+/// Delete a customer.
+#[utoipa::path(
+    delete,
+    path = "/customers/{id}",
+    tag = "customers",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = Message),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn delete_customer(
     State(state): State<AppState>,
     ObjectIdParam(id): ObjectIdParam,
@@ -108,6 +221,21 @@ pub async fn delete_customer(
     }))
 }
 
+/// List customers, in id order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/customers",
+    tag = "customers",
+    params(ListCustomers),
+    responses(
+        (status = 200, description = "One page of customers.", body = CustomerList),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn list_customers(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListCustomers>,

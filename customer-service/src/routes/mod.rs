@@ -1,12 +1,13 @@
 //! The HTTP surface of customer-service.
 
-mod customers;
-mod ready;
+pub(crate) mod customers;
+pub(crate) mod ready;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use service_kit::http::Guards;
 
 use crate::store::CustomerStore;
 
@@ -16,7 +17,7 @@ pub struct AppState {
     pub store: Arc<dyn CustomerStore>,
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, guards: Guards) -> Router {
     let business = Router::new()
         .route(
             "/customers",
@@ -29,8 +30,9 @@ pub fn router(state: AppState) -> Router {
                 .patch(customers::update_customer)
                 .delete(customers::delete_customer),
         );
-    let router = business
+    let router = service_kit::http::guard(business, guards)
         .route("/ready", get(ready::ready))
+        .merge(crate::openapi::docs_routes())
         .with_state(state);
     service_kit::http::finish(router, "customer-service", None)
 }

@@ -6,6 +6,16 @@ use service_kit::ApiError;
 use super::AppState;
 
 /// `GET /ready`: 200 when the store answers, 503 naming it otherwise.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = service_kit::openapi::OPERATIONS_TAG,
+    summary = "Whether the service's dependencies answer",
+    responses(
+        (status = 200, description = "Ready.", body = service_kit::openapi::Readiness),
+        (status = 503, response = service_kit::openapi::ServiceUnavailable),
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let store = state.store.name();
     match state.store.ping().await {

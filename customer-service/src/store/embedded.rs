@@ -31,6 +31,11 @@ impl EmbeddedCustomerStore {
             db: EmbeddedDb::open(data_dir, "customers.sqlite3", SCHEMA)?,
         })
     }
+
+    /// The database file, for the other tables this service keeps beside its own.
+    pub fn database(&self) -> EmbeddedDb {
+        self.db.clone()
+    }
 }
 
 fn insert_row(tx: &rusqlite::Connection, customer: &Customer) -> Result<(), StoreError> {

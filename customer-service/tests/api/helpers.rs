@@ -24,6 +24,8 @@ pub fn test_settings() -> (Settings, tempfile::TempDir) {
         mongodb_db: unique_name("customers"),
         data_dir: data_dir.path().to_path_buf(),
         seed_sample_data: false,
+        api_keys: None,
+        rate_limit: Default::default(),
     };
     (settings, data_dir)
 }

@@ -6,6 +6,9 @@
 mod crud;
 mod faults;
 mod helpers;
+mod injection;
 mod list;
 mod races;
+mod security;
+mod slow_clients;
 mod validation;

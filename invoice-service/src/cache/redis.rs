@@ -155,13 +155,16 @@ impl Inner {
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheUnavailable> {
-        let outcome = match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
+        let started = Instant::now();
+        let result = tokio::time::timeout(COMMAND_TIMEOUT, call).await;
+        metrics::histogram!("redis_call_duration_seconds").record(started.elapsed().as_secs_f64());
+        let outcome = match result {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => error.to_string(),
             Err(_) => "timed out".to_owned(),
         };
         self.trip();
-        metrics::counter!("cache_errors_total").increment(1);
+        metrics::counter!("redis_errors_total").increment(1);
         Err(CacheUnavailable(outcome))
     }
 

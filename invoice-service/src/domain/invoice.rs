@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 use bson::oid::ObjectId;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::extract::double_option;
+use service_kit::extract::{double_option, double_option_objects, objects};
 use service_kit::{FieldError, Metadata};
+use utoipa::ToSchema;
 
 use super::money::compute_totals;
 
@@ -15,7 +16,7 @@ pub const MAX_UNIT_AMOUNT: i64 = 10_000_000_000;
 pub const MAX_TAX_RATE_BPS: u32 = 10_000;
 
 /// Where an invoice is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Draft,
@@ -68,7 +69,7 @@ impl Transition {
 }
 
 /// One line of an invoice. `amount` = `quantity` × `unit_amount`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LineItem {
     pub description: String,
     pub quantity: u32,
@@ -77,11 +78,14 @@ pub struct LineItem {
 }
 
 /// A line item as a client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemInput {
+    #[schema(schema_with = crate::openapi::description)]
     pub description: String,
+    #[schema(schema_with = crate::openapi::quantity)]
     pub quantity: i64,
+    #[schema(schema_with = crate::openapi::unit_amount)]
     pub unit_amount: i64,
 }
 
@@ -93,14 +97,20 @@ pub struct CustomerSnapshot {
 }
 
 /// A stored invoice, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Invoice {
     #[serde(with = "service_kit::id::hex")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
+    /// `INV-000001`…: given at finalize, unique and gapless; null while draft.
+    #[schema(pattern = "^INV-[0-9]{6,}$")]
     pub number: Option<String>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub customer_id: String,
     pub customer_name: String,
     pub customer_email: String,
+    /// ISO 4217, upper-case.
+    #[schema(pattern = "^[A-Z]{3}$", examples("USD"))]
     pub currency: String,
     pub items: Vec<LineItem>,
     pub subtotal: i64,
@@ -233,17 +243,24 @@ fn overflow() -> InvoiceError {
 }
 
 /// `POST /invoices`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvoice {
+    #[schema(schema_with = crate::openapi::customer_id)]
     pub customer_id: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[serde(deserialize_with = "objects")]
+    #[schema(schema_with = crate::openapi::items)]
     pub items: Vec<LineItemInput>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::tax_rate_bps)]
     pub tax_rate_bps: Option<i64>,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::due_date)]
     pub due_date: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -333,16 +350,20 @@ impl NewInvoice {
 }
 
 /// `PATCH /invoices/{id}` on a draft. `null` clears `due_date` and `metadata`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInvoice {
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option_objects")]
+    #[schema(schema_with = crate::openapi::items)]
     pub items: Option<Option<Vec<LineItemInput>>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::openapi::tax_rate_bps)]
     pub tax_rate_bps: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::openapi::due_date)]
     pub due_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
 }
 

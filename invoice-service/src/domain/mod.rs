@@ -5,7 +5,8 @@ mod invoice;
 mod money;
 
 pub use invoice::{
-    CreateInvoice, CustomerSnapshot, Invoice, InvoiceChanges, InvoiceError, LineItem, NewInvoice,
-    Status, Transition, UpdateInvoice,
+    CreateInvoice, CustomerSnapshot, Invoice, InvoiceChanges, InvoiceError, LineItem,
+    LineItemInput, MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_TAX_RATE_BPS,
+    MAX_UNIT_AMOUNT, NewInvoice, Status, Transition, UpdateInvoice,
 };
 pub use money::{Totals, compute_totals};

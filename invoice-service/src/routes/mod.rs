@@ -1,7 +1,7 @@
 //! The HTTP surface of invoice-service.
 
-mod invoices;
-mod ready;
+pub(crate) mod invoices;
+pub(crate) mod ready;
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::routing::{get, post};
+use service_kit::http::Guards;
 
 use crate::cache::{InvoiceCache, ReadThrough, Ttl};
 use crate::customers::CustomerDirectory;
@@ -24,7 +25,7 @@ pub struct AppState {
     pub ttl: Ttl,
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, guards: Guards) -> Router {
     let reads = state.reads.clone();
     let extra_metrics: service_kit::http::ExtraMetrics = Arc::new(move |text: &mut String| {
         let _ = write!(
@@ -35,7 +36,7 @@ pub fn router(state: AppState) -> Router {
             reads.store_reads.load(Ordering::Relaxed)
         );
     });
-    let router = Router::new()
+    let business = Router::new()
         .route(
             "/invoices",
             get(invoices::list_invoices).post(invoices::create_invoice),
@@ -52,8 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/invoices/{id}/mark_uncollectible",
             post(invoices::mark_invoice_uncollectible),
-        )
+        );
+    let router = service_kit::http::guard(business, guards)
         .route("/ready", get(ready::ready))
+        .merge(crate::openapi::docs_routes())
         .with_state(state);
     service_kit::http::finish(router, "invoice-service", Some(extra_metrics))
 }

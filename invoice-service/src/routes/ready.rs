@@ -8,6 +8,18 @@ use super::AppState;
 
 /// `GET /ready`: 503 when the store does not answer. A cache that is down is reported but
 /// does not make the service unready: reads and writes go on against the store.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = service_kit::openapi::OPERATIONS_TAG,
+    summary = "Whether the service's dependencies answer",
+    description = "The invoice cache being down is reported in `checks` but does not make the \
+        service unready: reads and writes go on against the database.",
+    responses(
+        (status = 200, description = "Ready.", body = service_kit::openapi::Readiness),
+        (status = 503, response = service_kit::openapi::ServiceUnavailable),
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let (store_result, cache_up) = tokio::join!(state.store.ping(), state.cache.ping());
     let store_up = store_result.is_ok();

@@ -33,6 +33,11 @@ impl EmbeddedInvoiceStore {
             db: EmbeddedDb::open(data_dir, "invoices.sqlite3", SCHEMA)?,
         })
     }
+
+    /// The database file, for the other tables this service keeps beside its own.
+    pub fn database(&self) -> EmbeddedDb {
+        self.db.clone()
+    }
 }
 
 fn insert_row(conn: &Connection, invoice: &Invoice) -> Result<(), StoreError> {

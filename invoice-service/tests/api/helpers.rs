@@ -31,6 +31,8 @@ pub async fn spawn_customer_service(mongodb_uri: Option<String>) -> Running {
         mongodb_db: unique_name("customers"),
         data_dir: data_dir.path().to_path_buf(),
         seed_sample_data: false,
+        api_keys: None,
+        rate_limit: Default::default(),
     };
     let app = customer_service::build(settings)
         .await
@@ -82,6 +84,8 @@ pub fn invoice_settings(customer_service_url: &str, data_dir: &std::path::Path) 
         customer_service_url: customer_service_url.to_owned(),
         customer_service_api_key: None,
         seed_sample_data: false,
+        api_keys: None,
+        rate_limit: Default::default(),
         before_cache_fill: None,
     }
 }

@@ -9,4 +9,5 @@ mod faults;
 mod helpers;
 mod invoices;
 mod lifecycle;
+mod security;
 mod validation;

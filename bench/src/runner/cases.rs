@@ -1,0 +1,236 @@
+//! What the benchmark measures: every case, in the order it runs, and the ratios it reports.
+
+use bytes::Bytes;
+use hyper::Method;
+
+use crate::reference;
+
+/// Sample data both services load with `SEED_SAMPLE_DATA=true`: customers
+/// `65f0000000000000000000NN` and invoices `66f0000000000000000000NN`, NN = 01..0c.
+pub const SAMPLE_COUNT: usize = 12;
+
+pub fn sample_customer_id(n: usize) -> String {
+    format!("65f{:021x}", n + 1)
+}
+
+pub fn sample_invoice_id(n: usize) -> String {
+    format!("66f{:021x}", n + 1)
+}
+
+/// Whose route a case loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    CustomerService,
+    InvoiceService,
+    Reference,
+}
+
+/// One route under load.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub server: Server,
+    pub method: Method,
+    pub urls: Vec<String>,
+    pub bodies: Vec<Bytes>,
+}
+
+/// A service case read as a fraction of a reference case.
+#[derive(Debug, Clone, Copy)]
+pub struct Ratio {
+    pub case: &'static str,
+    pub reference: &'static str,
+    /// The least the issue asks for, if it asks.
+    pub target: Option<f64>,
+}
+
+pub const RATIOS: &[Ratio] = &[
+    Ratio {
+        case: "invoice_cache_hit",
+        reference: "reference_redis_get",
+        target: Some(0.9),
+    },
+    Ratio {
+        case: "customer_read",
+        reference: "reference_mongo_find_one",
+        target: Some(0.9),
+    },
+    Ratio {
+        case: "customer_create",
+        reference: "reference_mongo_insert_one",
+        target: Some(0.8),
+    },
+    Ratio {
+        case: "invoice_create",
+        reference: "reference_mongo_insert_one",
+        target: Some(0.8),
+    },
+    Ratio {
+        case: "invoice_cache_hit",
+        reference: "reference_static",
+        target: None,
+    },
+];
+
+/// The base URLs of the three servers.
+#[derive(Debug, Clone)]
+pub struct Servers {
+    pub customer: String,
+    pub invoice: String,
+    pub reference: String,
+}
+
+/// Every case, in the order it runs: reads before writes (writes grow the collections the
+/// reads search), each reference next to the service case it is compared with.
+/// `customer_bodies`: unique `POST /customers` bodies (each email once), also sent to the
+/// reference insert.
+pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
+    let customer = servers.customer.trim_end_matches('/');
+    let invoice = servers.invoice.trim_end_matches('/');
+    let reference = servers.reference.trim_end_matches('/');
+    let each_sample = |f: &dyn Fn(usize) -> String| (0..SAMPLE_COUNT).map(f).collect::<Vec<_>>();
+    let invoice_bodies = (0..SAMPLE_COUNT)
+        .map(|n| {
+            Bytes::from(format!(
+                r#"{{"customer_id":"{}","currency":"USD","items":[{{"description":"Benchmark subscription","quantity":2,"unit_amount":1500}},{{"description":"Benchmark support","quantity":1,"unit_amount":9900}}],"tax_rate_bps":825,"due_date":"2030-01-31","metadata":{{"source":"bench"}}}}"#,
+                sample_customer_id(n)
+            ))
+        })
+        .collect();
+    vec![
+        Case {
+            name: "reference_static",
+            label: "ref: static cache-hit bytes",
+            server: Server::Reference,
+            method: Method::GET,
+            urls: vec![format!("{reference}/static")],
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "reference_redis_get",
+            label: "ref: one Redis GET",
+            server: Server::Reference,
+            method: Method::GET,
+            urls: (0..reference::REDIS_KEYS)
+                .map(|n| format!("{reference}/redis/{}", reference::redis_key(n)))
+                .collect(),
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "invoice_cache_hit",
+            label: "GET /invoices/{id} (cache hit)",
+            server: Server::InvoiceService,
+            method: Method::GET,
+            urls: each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "reference_mongo_find_one",
+            label: "ref: one MongoDB find_one",
+            server: Server::Reference,
+            method: Method::GET,
+            urls: (0..reference::MONGO_IDS)
+                .map(|n| format!("{reference}/mongo/{}", reference::mongo_id(n)))
+                .collect(),
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "customer_read",
+            label: "GET /customers/{id}",
+            server: Server::CustomerService,
+            method: Method::GET,
+            urls: each_sample(&|n| format!("{customer}/customers/{}", sample_customer_id(n))),
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "invoice_list",
+            label: "GET /invoices?customer_id=",
+            server: Server::InvoiceService,
+            method: Method::GET,
+            urls: each_sample(&|n| {
+                format!("{invoice}/invoices?customer_id={}", sample_customer_id(n))
+            }),
+            bodies: Vec::new(),
+        },
+        Case {
+            name: "reference_mongo_insert_one",
+            label: "ref: one MongoDB insert_one",
+            server: Server::Reference,
+            method: Method::POST,
+            urls: vec![format!("{reference}/mongo")],
+            bodies: customer_bodies.to_vec(),
+        },
+        Case {
+            name: "customer_create",
+            label: "POST /customers",
+            server: Server::CustomerService,
+            method: Method::POST,
+            urls: vec![format!("{customer}/customers")],
+            bodies: customer_bodies.to_vec(),
+        },
+        Case {
+            name: "invoice_create",
+            label: "POST /invoices",
+            server: Server::InvoiceService,
+            method: Method::POST,
+            urls: vec![format!("{invoice}/invoices")],
+            bodies: invoice_bodies,
+        },
+    ]
+}
+
+/// `count` customer bodies whose emails no other body of this run (tagged `run`) uses.
+pub fn customer_bodies(run: &str, count: usize) -> Vec<Bytes> {
+    (0..count)
+        .map(|n| {
+            Bytes::from(format!(
+                r#"{{"name":"Bench Customer {n}","email":"bench-{run}-{n}@example.com","phone":"+1 415 555 0100","address":{{"line1":"500 Market Street","city":"San Francisco","state":"CA","postal_code":"94105","country":"US"}},"metadata":{{"source":"bench"}}}}"#
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_ids_are_the_seeded_ones() {
+        assert_eq!(sample_customer_id(0), "65f000000000000000000001");
+        assert_eq!(sample_invoice_id(11), "66f00000000000000000000c");
+    }
+
+    #[test]
+    fn every_ratio_names_two_cases() {
+        let servers = Servers {
+            customer: "http://127.0.0.1:1".into(),
+            invoice: "http://127.0.0.1:2".into(),
+            reference: "http://127.0.0.1:3".into(),
+        };
+        let cases = all(&servers, &customer_bodies("t", 2));
+        for ratio in RATIOS {
+            assert!(cases.iter().any(|c| c.name == ratio.case), "{}", ratio.case);
+            assert!(
+                cases.iter().any(|c| c.name == ratio.reference),
+                "{}",
+                ratio.reference
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_are_json_with_unique_emails() {
+        let bodies = customer_bodies("run1", 3);
+        let emails: Vec<String> = bodies
+            .iter()
+            .map(|b| {
+                let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                v["email"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(emails.len(), 3);
+        assert_ne!(emails[0], emails[1]);
+        assert_ne!(emails[1], emails[2]);
+    }
+}

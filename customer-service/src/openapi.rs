@@ -1,0 +1,174 @@
+//! customer-service's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the domain types' `ToSchema` derives, and served at `GET /openapi.json`
+//! with Swagger UI at `GET /docs`.
+
+use axum::Router;
+use service_kit::openapi::{Shared, code_pattern, non_blank_text, nullable, plain_text};
+use utoipa::OpenApi;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, OneOfBuilder, Ref, RefOr};
+
+use crate::domain::{
+    Address, MAX_ADDRESS_LINE_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS,
+};
+use crate::routes::{customers, ready};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "customer-service",
+        description = "Customers of the billing system. JSON in, JSON out; every error is \
+            `{\"error\", \"code\", \"details\"?}`. Business routes need \
+            `Authorization: Bearer <key>` when the service has API keys configured.",
+    ),
+    paths(
+        customers::create_customer,
+        customers::list_customers,
+        customers::get_customer,
+        customers::update_customer,
+        customers::delete_customer,
+        ready::ready,
+    ),
+    modifiers(&Shared),
+    tags(
+        (name = "customers", description = "Customers: create, read, update, delete, list."),
+        (name = "operations", description = "Health, readiness, metrics and this document; never behind an API key."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json` and `GET /docs`.
+pub fn docs_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    service_kit::openapi::docs_routes(ApiDoc::openapi())
+}
+
+/// `name`: not blank, at most 200 characters, no control characters.
+pub fn name() -> Schema {
+    non_blank_text(MAX_NAME_CHARS, true)
+        .examples(["Acme Widgets Inc."])
+        .build()
+        .into()
+}
+
+/// `email`: a valid address with a dotted domain, unique case-insensitively.
+pub fn email() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(MAX_EMAIL_CHARS))
+        .description(Some(
+            "A valid email address whose domain has a dot; unique among customers, compared \
+             case-insensitively (`409 email_taken`).",
+        ))
+        .examples(["billing@acme-widgets.example"])
+        .build()
+        .into()
+}
+
+/// `phone`: digits, spaces and `+ - ( ) .`, at least one digit; `null` for none.
+pub fn phone() -> Schema {
+    nullable(
+        ObjectBuilder::new()
+            .max_length(Some(MAX_PHONE_CHARS))
+            .pattern(Some(r"^[0-9+\-(). ]*[0-9][0-9+\-(). ]*$"))
+            .examples(["+1 415 555 0132"]),
+        Type::String,
+    )
+}
+
+/// `address` in a request: the address, or `null` for none.
+pub fn address() -> Schema {
+    OneOfBuilder::new()
+        .item(RefOr::Ref(Ref::from_schema_name(
+            <Address as utoipa::ToSchema>::name(),
+        )))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
+}
+
+/// One line of an address: at most 200 characters, no control characters; `null` for none.
+pub fn address_line() -> Schema {
+    nullable(plain_text(MAX_ADDRESS_LINE_CHARS), Type::String)
+}
+
+/// `address.country`: an ISO 3166-1 alpha-2 code in any case (stored upper-case).
+pub fn country() -> Schema {
+    nullable(
+        ObjectBuilder::new()
+            .pattern(Some(code_pattern(
+                isocountry::CountryCode::iter().map(|c| c.alpha2()),
+            )))
+            .description(Some(
+                "An ISO 3166-1 alpha-2 country code such as `US` or `DE`, in any case; stored \
+                 upper-case.",
+            ))
+            .examples(["US"]),
+        Type::String,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let doc = document();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, methods) in [
+            ("/customers", &["get", "post"][..]),
+            ("/customers/{id}", &["get", "put", "patch", "delete"][..]),
+            ("/health", &["get"][..]),
+            ("/ready", &["get"][..]),
+            ("/metrics", &["get"][..]),
+            ("/openapi.json", &["get"][..]),
+            ("/docs", &["get"][..]),
+        ] {
+            for method in methods {
+                assert!(paths[path][method].is_object(), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        let doc = document();
+        for name in ["CreateCustomer", "UpdateCustomer", "Address"] {
+            assert_eq!(
+                doc["components"]["schemas"][name]["additionalProperties"],
+                serde_json::json!(false),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn business_routes_need_the_bearer_key_and_operational_ones_do_not() {
+        let doc = document();
+        assert_eq!(
+            doc["components"]["securitySchemes"]["api_key"]["scheme"],
+            "bearer"
+        );
+        assert!(doc["paths"]["/customers"]["post"]["security"].is_array());
+        assert!(doc["paths"]["/ready"]["get"]["security"].is_null());
+        assert!(doc["paths"]["/health"]["get"]["security"].is_null());
+    }
+
+    #[test]
+    fn country_pattern_accepts_what_the_domain_accepts() {
+        let pattern = country();
+        let json = serde_json::to_value(pattern).unwrap();
+        let text = json.to_string();
+        assert!(text.contains("[Dd][Ee]"));
+        assert!(text.contains("[Uu][Ss]"));
+    }
+}

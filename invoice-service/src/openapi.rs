@@ -1,0 +1,280 @@
+//! invoice-service's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the domain types' `ToSchema` derives, and served at `GET /openapi.json`
+//! with Swagger UI at `GET /docs`.
+
+use axum::Router;
+use serde::Serialize;
+use service_kit::openapi::{ID_PATTERN, Shared, code_pattern, non_blank_text, nullable};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, Ref};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::domain::{
+    Invoice, LineItemInput, MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_TAX_RATE_BPS,
+    MAX_UNIT_AMOUNT,
+};
+use crate::routes::{invoices, ready};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "invoice-service",
+        description = "Invoices of the billing system, read through a cache. JSON in, JSON out; \
+            money is an integer in the currency's minor unit; every error is \
+            `{\"error\", \"code\", \"details\"?}`. Business routes need \
+            `Authorization: Bearer <key>` when the service has API keys configured.",
+    ),
+    paths(
+        invoices::create_invoice,
+        invoices::list_invoices,
+        invoices::get_invoice,
+        invoices::update_invoice,
+        invoices::delete_invoice,
+        invoices::finalize_invoice,
+        invoices::pay_invoice,
+        invoices::void_invoice,
+        invoices::mark_invoice_uncollectible,
+        ready::ready,
+    ),
+    components(schemas(LineItemInput)),
+    modifiers(&Shared),
+    tags(
+        (name = "invoices", description = "Invoices: drafts, their lifecycle draft → open → paid | void | uncollectible, and lists."),
+        (name = "operations", description = "Health, readiness, metrics and this document; never behind an API key."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json` and `GET /docs`.
+pub fn docs_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    service_kit::openapi::docs_routes(ApiDoc::openapi())
+}
+
+// ---------------------------------------------------------------- answers
+// The handlers write these bodies from already-serialised invoice JSON; these types only
+// describe them.
+
+/// `201` of `POST /invoices`.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceCreated {
+    #[schema(examples("Invoice created"))]
+    pub message: String,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    pub id: String,
+    pub invoice: Invoice,
+}
+
+/// Where `GET /invoices/{id}` read the invoice from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadSource {
+    Cache,
+    Database,
+}
+
+/// `200` of `GET /invoices/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceRead {
+    pub source: ReadSource,
+    pub invoice: Invoice,
+}
+
+/// `200` of an edit or a transition.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceEnvelope {
+    pub invoice: Invoice,
+}
+
+/// `200` of `DELETE /invoices/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceDeleted {
+    #[schema(examples("Invoice deleted"))]
+    pub message: String,
+}
+
+// ---------------------------------------------------------------- request fields
+
+/// `customer_id`: a 24-hex id of a customer of customer-service.
+pub fn customer_id() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(ID_PATTERN))
+        .description(Some(
+            "The customer, who must exist in customer-service (`422 customer_not_found`).",
+        ))
+        .examples(["65f000000000000000000001"])
+        .build()
+        .into()
+}
+
+/// Every ISO 4217 code the domain accepts.
+pub fn currency_codes() -> Vec<String> {
+    let letters = || b'A'..=b'Z';
+    let mut codes = Vec::new();
+    for a in letters() {
+        for b in letters() {
+            for c in letters() {
+                let code = String::from_utf8_lossy(&[a, b, c]).into_owned();
+                if iso_currency::Currency::from_code(&code).is_some() {
+                    codes.push(code);
+                }
+            }
+        }
+    }
+    codes
+}
+
+/// `currency`: an ISO 4217 code in any case, stored upper-case.
+pub fn currency() -> Schema {
+    let codes = currency_codes();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(code_pattern(codes.iter().map(String::as_str))))
+        .description(Some(
+            "An ISO 4217 currency code such as `USD` or `EUR`, in any case; stored upper-case.",
+        ))
+        .examples(["USD"])
+        .build()
+        .into()
+}
+
+/// `items`: 1 to 100 line items.
+pub fn items() -> Schema {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name(LineItemInput::name()))
+        .min_items(Some(1))
+        .max_items(Some(MAX_ITEMS))
+        .build()
+        .into()
+}
+
+/// `items[].description`: 1 to 500 characters, not blank.
+pub fn description() -> Schema {
+    non_blank_text(MAX_DESCRIPTION_CHARS, false)
+        .examples(["Hosting, March"])
+        .build()
+        .into()
+}
+
+/// `items[].quantity`: an integer from 1 to 1,000,000.
+pub fn quantity() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .maximum(Some(MAX_QUANTITY))
+        .examples([3])
+        .build()
+        .into()
+}
+
+/// `items[].unit_amount`: minor units from 0 to 10^10.
+pub fn unit_amount() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(0))
+        .maximum(Some(MAX_UNIT_AMOUNT as f64))
+        .description(Some("In the currency's minor unit (cents)."))
+        .examples([1999])
+        .build()
+        .into()
+}
+
+/// `tax_rate_bps`: basis points from 0 to 10,000; `null` (or absent) is 0.
+pub fn tax_rate_bps() -> Schema {
+    nullable(
+        ObjectBuilder::new()
+            .minimum(Some(0))
+            .maximum(Some(MAX_TAX_RATE_BPS))
+            .description(Some("Basis points: 850 is 8.5%. Absent or null is 0."))
+            .examples([850]),
+        Type::Integer,
+    )
+}
+
+/// `due_date`: `YYYY-MM-DD`; `null` for none.
+pub fn due_date() -> Schema {
+    nullable(
+        ObjectBuilder::new()
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
+            .examples(["2025-04-30"]),
+        Type::String,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let doc = document();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, methods) in [
+            ("/invoices", &["get", "post"][..]),
+            ("/invoices/{id}", &["get", "patch", "delete"][..]),
+            ("/invoices/{id}/finalize", &["post"][..]),
+            ("/invoices/{id}/pay", &["post"][..]),
+            ("/invoices/{id}/void", &["post"][..]),
+            ("/invoices/{id}/mark_uncollectible", &["post"][..]),
+            ("/health", &["get"][..]),
+            ("/ready", &["get"][..]),
+            ("/metrics", &["get"][..]),
+            ("/openapi.json", &["get"][..]),
+            ("/docs", &["get"][..]),
+        ] {
+            for method in methods {
+                assert!(paths[path][method].is_object(), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        let doc = document();
+        for name in ["CreateInvoice", "UpdateInvoice", "LineItemInput"] {
+            assert_eq!(
+                doc["components"]["schemas"][name]["additionalProperties"],
+                serde_json::json!(false),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn creates_and_transitions_take_an_idempotency_key() {
+        let doc = document();
+        for (path, method) in [
+            ("/invoices", "post"),
+            ("/invoices/{id}/finalize", "post"),
+            ("/invoices/{id}/pay", "post"),
+            ("/invoices/{id}/void", "post"),
+            ("/invoices/{id}/mark_uncollectible", "post"),
+        ] {
+            let parameters = doc["paths"][path][method]["parameters"].as_array().unwrap();
+            assert!(
+                parameters.iter().any(|p| p["name"] == "Idempotency-Key"),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn currency_codes_are_the_iso_4217_table() {
+        let codes = currency_codes();
+        assert!(codes.len() > 150, "{}", codes.len());
+        for code in ["USD", "EUR", "JPY", "CHF"] {
+            assert!(codes.iter().any(|c| c == code), "{code}");
+        }
+    }
+}

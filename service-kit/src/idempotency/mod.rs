@@ -1,0 +1,245 @@
+//! `Idempotency-Key` on POSTs that create or transition: a retry with the same key and
+//! body gets the first answer and changes nothing; the same key with another body is
+//! `422 idempotency_key_reused`; a retry while the first is still running is
+//! `409 idempotency_key_in_use`.
+//!
+//! The first attempt records the key (with the id the new resource will get) before it
+//! runs. If it dies half-way, a retry after the lease takes it over and creates with the
+//! same id, which the store refuses as a duplicate, so a resource is never created twice.
+
+mod embedded;
+mod mongo;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bson::oid::ObjectId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::store::StoreError;
+
+pub use embedded::EmbeddedIdempotencyStore;
+pub use mongo::MongoIdempotencyStore;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// How long a first attempt owns its key before a retry may take it over.
+pub const LEASE: Duration = Duration::from_secs(10);
+/// How long keys are remembered.
+pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
+const MAX_KEY_CHARS: usize = 255;
+
+/// The id a create must give the resource it makes, so a retried create cannot make a
+/// second one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceId(pub ObjectId);
+
+/// The first answer, kept for replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What to do with a request that carries a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// Run it (first attempt, or taking over one whose lease ran out).
+    Run {
+        resource_id: ObjectId,
+    },
+    Replay(StoredResponse),
+    /// The key was used with another request.
+    Mismatch,
+    /// The first attempt is still running.
+    InProgress,
+}
+
+/// Where keys are remembered: beside the service's own data.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `key` for a request with `fingerprint`, or says what became of it.
+    async fn begin(&self, key: &str, fingerprint: &str, now_ms: i64) -> Result<Begin, StoreError>;
+    /// Records the answer of the attempt that holds `key`.
+    async fn complete(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    /// Forgets an attempt that failed on our side, so a retry runs again.
+    async fn abandon(&self, key: &str) -> Result<(), StoreError>;
+}
+
+pub fn lease_ms() -> i64 {
+    i64::try_from(LEASE.as_millis()).unwrap_or(10_000)
+}
+
+pub fn retention_ms() -> i64 {
+    i64::try_from(RETENTION.as_millis()).unwrap_or(86_400_000)
+}
+
+/// The middleware's state.
+#[derive(Clone)]
+pub struct Idempotency {
+    pub store: Arc<dyn IdempotencyStore>,
+    /// Named in the 503 when the store cannot answer.
+    pub dependency: &'static str,
+}
+
+/// Middleware for business routes, after authentication.
+pub async fn idempotent_posts(
+    State(idempotency): State<Idempotency>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY) else {
+        return next.run(req).await;
+    };
+    let Some(client_key) = raw_key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS)
+        .map(str::to_owned)
+    else {
+        return ApiError::invalid_field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+        .into_response();
+    };
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous);
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The body is larger than 1 MiB.",
+        )
+        .into_response();
+    };
+    let key = hex::encode(
+        Sha256::new()
+            .chain_update(principal.as_str())
+            .chain_update(b"\n")
+            .chain_update(&client_key)
+            .finalize(),
+    );
+    let fingerprint = hex::encode(
+        Sha256::new()
+            .chain_update(parts.method.as_str())
+            .chain_update(b" ")
+            .chain_update(parts.uri.path())
+            .chain_update(b"\n")
+            .chain_update(&bytes)
+            .finalize(),
+    );
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let resource_id = match idempotency.store.begin(&key, &fingerprint, now_ms).await {
+        Ok(Begin::Run { resource_id }) => resource_id,
+        Ok(Begin::Replay(stored)) => return replay(stored),
+        Ok(Begin::Mismatch) => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request.",
+            )
+            .into_response();
+        }
+        Ok(Begin::InProgress) => {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            )
+            .into_response();
+        }
+        Err(error) => return error.into_api_error(idempotency.dependency).into_response(),
+    };
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(ResourceId(resource_id));
+    let response = next.run(req).await;
+    if response.status().is_server_error() {
+        if let Err(error) = idempotency.store.abandon(&key).await {
+            tracing::warn!(%error, "idempotency key not released; it frees itself after its lease");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = to_bytes(body, usize::MAX).await else {
+        return ApiError::internal(&"response body unreadable").into_response();
+    };
+    let header_text = |name: &HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        content_type: header_text(&header::CONTENT_TYPE),
+        location: header_text(&header::LOCATION),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    if let Err(error) = idempotency.store.complete(&key, &stored).await {
+        tracing::warn!(%error, "idempotent answer not recorded; a retry will re-run safely");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, stored.content_type),
+        (header::LOCATION, stored.location),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+/// The decision for an existing record, shared by both stores.
+pub fn decide(
+    fingerprint: &str,
+    stored_fingerprint: &str,
+    response: Option<StoredResponse>,
+    lease_expires_ms: i64,
+    now_ms: i64,
+) -> Decision {
+    if stored_fingerprint != fingerprint {
+        return Decision::Done(Begin::Mismatch);
+    }
+    match response {
+        Some(response) => Decision::Done(Begin::Replay(response)),
+        None if lease_expires_ms > now_ms => Decision::Done(Begin::InProgress),
+        None => Decision::TakeOver,
+    }
+}
+
+/// What [`decide`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Done(Begin),
+    /// The first attempt's lease ran out: renew it and run again.
+    TakeOver,
+}

@@ -1,0 +1,96 @@
+//! A per-key rate limit (GCRA, from `governor`): over it, `429 rate_limited` with
+//! `Retry-After`. It applies when API keys are configured; an open service has no keys to
+//! count by.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::auth::Principal;
+use crate::config::parse_or;
+use crate::error::ApiError;
+
+/// Requests per second and burst allowed to one key.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: Self::DEFAULT_PER_SECOND,
+            burst: 2 * Self::DEFAULT_PER_SECOND,
+        }
+    }
+}
+
+impl RateLimit {
+    pub const DEFAULT_PER_SECOND: u32 = 500;
+
+    /// `RATE_LIMIT_PER_SECOND` (default 500; 0 turns it off) and `RATE_LIMIT_BURST`
+    /// (default twice the rate).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let per_second: u32 = parse_or("RATE_LIMIT_PER_SECOND", Self::DEFAULT_PER_SECOND)?;
+        let burst = parse_or("RATE_LIMIT_BURST", per_second.saturating_mul(2))?;
+        Ok(Self { per_second, burst })
+    }
+}
+
+/// The limiter of one service; cheap to clone.
+#[derive(Clone)]
+pub struct KeyedLimiter {
+    limiter: Arc<DefaultKeyedRateLimiter<Principal>>,
+    clock: DefaultClock,
+}
+
+impl KeyedLimiter {
+    /// `None` when the limit is 0 (off).
+    pub fn new(limit: RateLimit) -> Option<Self> {
+        let per_second = NonZeroU32::new(limit.per_second)?;
+        let burst = NonZeroU32::new(limit.burst.max(limit.per_second)).unwrap_or(per_second);
+        let quota = Quota::per_second(per_second).allow_burst(burst);
+        Some(Self {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            clock: DefaultClock::default(),
+        })
+    }
+}
+
+/// Middleware after authentication: counts the request against its principal's quota.
+pub async fn limit_per_key(
+    State(limiter): State<Option<KeyedLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(limiter) = limiter else {
+        return next.run(req).await;
+    };
+    let Some(principal) = req.extensions().get::<Principal>() else {
+        return next.run(req).await;
+    };
+    if *principal == Principal::anonymous() {
+        return next.run(req).await;
+    }
+    match limiter.limiter.check_key(principal) {
+        Ok(()) => next.run(req).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(limiter.clock.now());
+            let mut error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests for this API key; retry after the time in Retry-After.",
+            );
+            error.retry_after_seconds = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            metrics::counter!("http_rate_limited_total").increment(1);
+            error.into_response()
+        }
+    }
+}
