@@ -1,31 +1,51 @@
-"""schemathesis hooks for the `schemathesis` stage of scripts/test (loaded by schemathesis.toml).
+"""schemathesis hooks for the `schemathesis` stage of scripts/test (schemathesis.toml loads them).
 
-Idempotency-Key: a generated key is drawn from a small space (hypothesis likes "0"), so
-unrelated requests would share keys. Per the contract a reused key either replays the first
-answer (whose resource a later step may have deleted) or is refused with
-`422 idempotency_key_reused`: right for the service, wrong for checks that take every request
-as a new one. So each request that carries a valid key gets a fresh one; it still goes
-through the whole idempotency path (record, answer, store). Invalid keys (negative cases) are
-left as generated, so their rejection is still checked. Replays themselves are tested by the
-Rust tests.
+They change only values the generator cannot know, never what a check sees as valid or not:
+
+- Idempotency-Key: generated keys come from a small space (hypothesis likes "0"), so
+  unrelated requests would share keys. Per the contract a reused key replays the first answer
+  (whose resource a later step may have deleted) or is refused with
+  `422 idempotency_key_reused`: right for the service, wrong for checks that take every
+  request as a new one. So a request with a valid key gets a fresh valid key; it still goes
+  through the whole idempotency path (record, answer, store). Invalid keys (negative cases)
+  are sent as generated, so their rejection is still checked. Replays are tested in Rust.
+
+- customer_id of POST /invoices: a generated id names no customer, so every create would be
+  `422 customer_not_found` and nothing behind it (totals, storage, the lifecycle reached
+  through links) would be tested. A valid generated id is replaced by one of the customers
+  the stage created in customer-service (SCHEMATHESIS_CUSTOMER_IDS, comma-separated);
+  malformed ids (negative cases) are sent as generated.
 """
 
+import os
+import random
 import re
 import uuid
 
 import schemathesis
 
-HEADER = "idempotency-key"
-# What the service accepts: 1 to 255 visible ASCII characters (the document says the same).
+IDEMPOTENCY_KEY = "idempotency-key"
+# What the service accepts and the document states: 1 to 255 visible ASCII characters.
 VALID_KEY = re.compile(r"[\x21-\x7E]{1,255}")
+OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+CUSTOMER_IDS = [i for i in os.environ.get("SCHEMATHESIS_CUSTOMER_IDS", "").split(",") if i]
 
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
     headers = case.headers
-    if not headers:
-        return
-    for name in list(headers):
-        value = headers[name]
-        if name.lower() == HEADER and isinstance(value, str) and VALID_KEY.fullmatch(value):
-            headers[name] = f"st-{uuid.uuid4()}"
+    if headers:
+        for name in list(headers):
+            value = headers[name]
+            if name.lower() == IDEMPOTENCY_KEY and isinstance(value, str) and VALID_KEY.fullmatch(value):
+                headers[name] = f"st-{uuid.uuid4()}"
+    body = case.body
+    if (
+        CUSTOMER_IDS
+        and case.method.upper() == "POST"
+        and case.path == "/invoices"
+        and isinstance(body, dict)
+        and isinstance(body.get("customer_id"), str)
+        and OBJECT_ID.fullmatch(body["customer_id"])
+    ):
+        body["customer_id"] = random.choice(CUSTOMER_IDS)

@@ -6,7 +6,7 @@ use service_kit::config::{flag, parse_or};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init();
+    let _telemetry = service_kit::telemetry::init("billing-system")?;
 
     let mut customers = customer_service::Settings::from_env()?;
     customers.port = parse_or(
@@ -23,9 +23,22 @@ async fn main() -> anyhow::Result<()> {
     )?;
     invoices.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
+    // In one process invoice-service calls customer-service with the first configured key,
+    // unless CUSTOMER_SERVICE_API_KEY names another.
+    if invoices.customer_service_api_key.is_none() {
+        invoices.customer_service_api_key = service_kit::config::optional("API_KEYS")
+            .and_then(|keys| {
+                keys.split(',')
+                    .map(str::trim)
+                    .find(|k| !k.is_empty())
+                    .map(str::to_owned)
+            })
+            .map(secrecy::SecretString::from);
+    }
+    let open = invoices.api_keys.is_none();
     let invoice_app = invoice_service::build(invoices).await?;
 
-    print_welcome(customer_app.port(), invoice_app.port());
+    print_welcome(customer_app.port(), invoice_app.port(), open);
 
     // One signal stops both; each drains its in-flight requests.
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -44,7 +57,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_welcome(customer_port: u16, invoice_port: u16) {
+fn print_welcome(customer_port: u16, invoice_port: u16, open: bool) {
+    if open {
+        tracing::warn!(
+            "API_KEYS is not set: every route is open to anyone who can reach these ports. \
+             Set API_KEYS=<key>[,<key>...] (16+ characters each) to require Authorization: Bearer <key>."
+        );
+    }
     println!(
         "\n  billing-system is running\n\n  \
          customer-service  http://localhost:{customer_port}   (docs: http://localhost:{customer_port}/docs)\n  \

@@ -27,7 +27,7 @@ use crate::store::{CustomerStore, EmbeddedCustomerStore, MongoCustomerStore};
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let (store, idempotency_keys) = open_store(&settings).await?;
     if settings.seed_sample_data {
-        seed::in_background(store.clone());
+        seed::in_background(store.clone())?;
     }
     let guards = Guards {
         api_keys: settings.api_keys.clone(),

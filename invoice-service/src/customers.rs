@@ -47,8 +47,9 @@ impl CustomerDirectory {
         })
     }
 
-    /// The customer's name and email now; the request id goes along so one id follows
-    /// the request through both services.
+    /// The customer's name and email now; the request id (and, when traces are exported,
+    /// the W3C trace context) goes along so one id and one trace follow the request through
+    /// both services.
     pub async fn lookup(
         &self,
         id: ObjectId,
@@ -57,7 +58,8 @@ impl CustomerDirectory {
         let started = std::time::Instant::now();
         let mut request = self
             .http
-            .get(format!("{}/customers/{}", self.base_url, id.to_hex()));
+            .get(format!("{}/customers/{}", self.base_url, id.to_hex()))
+            .headers(service_kit::telemetry::trace_context_headers());
         if let Some(request_id) = request_id {
             request = request.header("x-request-id", request_id);
         }

@@ -34,7 +34,7 @@ const LOCAL_CACHE_ENTRIES: u64 = 100_000;
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let (store, idempotency_keys) = open_store(&settings).await?;
     if settings.seed_sample_data {
-        seed::in_background(store.clone());
+        seed::in_background(store.clone())?;
     }
     let cache = Arc::new(match &settings.redis_url {
         Some(url) => {

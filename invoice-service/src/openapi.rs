@@ -277,4 +277,84 @@ mod tests {
             assert!(codes.iter().any(|c| c == code), "{code}");
         }
     }
+
+    /// What a string schema's `pattern`, `minLength` and `maxLength` accept.
+    fn accepted_by(schema: Schema) -> impl Fn(&str) -> bool {
+        let json = serde_json::to_value(schema).unwrap();
+        let pattern = regex::Regex::new(json["pattern"].as_str().unwrap()).unwrap();
+        let min = json["minLength"].as_u64().unwrap_or(0) as usize;
+        let max = json["maxLength"]
+            .as_u64()
+            .map_or(usize::MAX, |m| m as usize);
+        move |s| pattern.is_match(s) && (min..=max).contains(&s.chars().count())
+    }
+
+    /// Whether the domain takes a new invoice with this `currency` and item `description`.
+    fn accepted_by_the_domain(currency: &str, description: &str) -> bool {
+        let body = serde_json::json!({
+            "customer_id": "65f000000000000000000001", "currency": currency,
+            "items": [{"description": description, "quantity": 1, "unit_amount": 1}],
+        });
+        let raw: crate::domain::CreateInvoice = serde_json::from_value(body).unwrap();
+        crate::domain::NewInvoice::parse(raw).is_ok()
+    }
+
+    #[test]
+    fn the_documented_currency_pattern_accepts_exactly_what_the_domain_accepts() {
+        let documented = accepted_by(currency());
+        let mut samples = vec![
+            String::new(),
+            "US".to_owned(),
+            "USDD".to_owned(),
+            "U SD".to_owned(),
+            "ÜSD".to_owned(),
+        ];
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = format!("{}{}X", a as char, b as char);
+                samples.push(code.clone());
+                samples.push(format!(" {} ", code.to_lowercase()));
+            }
+        }
+        for code in currency_codes() {
+            samples.push(format!("\u{a0}{}\u{3000}", code.to_lowercase()));
+            samples.push(code);
+        }
+        for sample in samples {
+            assert_eq!(
+                documented(&sample),
+                accepted_by_the_domain(&sample, "x"),
+                "{sample:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_description_pattern_accepts_exactly_what_the_domain_accepts() {
+        let documented = accepted_by(description());
+        let mut samples: Vec<String> = [
+            "",
+            " ",
+            "x",
+            " x ",
+            "\t\n",
+            "\u{85}",
+            "\u{a0}",
+            "\u{3000}x",
+            "\u{1c}",
+            "\u{feff}",
+            "a\u{7}b",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        samples.extend([500, 501].map(|n| "é".repeat(n)));
+        for sample in samples {
+            assert_eq!(
+                documented(&sample),
+                accepted_by_the_domain("usd", &sample),
+                "{sample:?}"
+            );
+        }
+    }
 }

@@ -1,7 +1,6 @@
 //! The sample invoices of `data/invoices.json`, loaded into an empty store on request.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::domain::Invoice;
 use crate::store::InvoiceStore;
@@ -16,27 +15,14 @@ pub fn sample_invoices() -> anyhow::Result<Vec<Invoice>> {
     Ok(invoices)
 }
 
-/// Seeds in the background, retrying while the store is unavailable.
-pub fn in_background(store: Arc<dyn InvoiceStore>) {
-    tokio::spawn(async move {
-        let invoices = match sample_invoices() {
-            Ok(invoices) => invoices,
-            Err(error) => {
-                tracing::error!(%error, "data/invoices.json is not valid");
-                return;
-            }
-        };
-        loop {
-            match store.seed(&invoices).await {
-                Ok(0) => return tracing::info!("store not empty; sample invoices not loaded"),
-                Ok(n) => return tracing::info!(count = n, "sample invoices loaded"),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot seed yet; retrying");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-            }
-        }
+/// Loads the sample invoices into an empty store, in the background.
+pub fn in_background(store: Arc<dyn InvoiceStore>) -> anyhow::Result<()> {
+    let invoices = Arc::new(sample_invoices()?);
+    service_kit::seed::in_background("invoices", move || {
+        let (store, invoices) = (store.clone(), invoices.clone());
+        async move { store.seed(&invoices).await }
     });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -236,6 +236,67 @@ where
         .map(|v| Some(v.map(|v| v.into_iter().map(|o| o.0).collect())))
 }
 
+/// An integer field that also takes an integral number written with a fraction or an
+/// exponent (`3.0`, `1e3`): JSON Schema's `integer` is a value, not a spelling, and so is
+/// the contract's. A fraction (`1.5`), or a non-integer spelling past 2^53 (where a double
+/// no longer tells integers apart), is refused.
+pub fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    deserializer.deserialize_i64(IntegerVisitor)
+}
+
+/// [`integer`] for an optional field: absent or `null` → `None`.
+pub fn optional_integer<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Option::<Integer>::deserialize(deserializer).map(|o| o.map(|i| i.0))
+}
+
+/// [`integer`] for an optional field of a merge update: absent → `None`, `null` →
+/// `Some(None)`.
+pub fn double_option_integer<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    optional_integer(deserializer).map(Some)
+}
+
+/// Largest integer a double holds exactly, with every smaller one.
+const MAX_EXACT_DOUBLE: f64 = 9_007_199_254_740_992.0;
+
+struct Integer(i64);
+
+impl<'de> Deserialize<'de> for Integer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        integer(deserializer).map(Integer)
+    }
+}
+
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        if v.fract() == 0.0 && v.abs() <= MAX_EXACT_DOUBLE {
+            // Integral and within ±2^53: the conversion is exact.
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+        }
+    }
+}
+
 /// `T`, read through [`ObjectOnly`].
 struct Object<T>(T);
 

@@ -46,7 +46,9 @@ pub fn finish(
         .route("/metrics", get(render))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(move |req, next| record_metrics(service, req, next)))
+        .layer(middleware::from_fn(move |req, next| {
+            record_metrics(service, req, next)
+        }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -64,7 +66,19 @@ pub fn finish(
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("request", service, method = %req.method(), route, request_id)
+                    let span = tracing::info_span!(
+                        "request",
+                        service,
+                        method = %req.method(),
+                        route,
+                        request_id,
+                        otel.name = tracing::field::Empty,
+                        otel.kind = tracing::field::Empty,
+                    );
+                    crate::telemetry::continue_trace(&span, req.headers(), || {
+                        format!("{} {route}", req.method())
+                    });
+                    span
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),

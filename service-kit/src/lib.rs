@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod probe;
 pub mod rate_limit;
+pub mod seed;
 pub mod server;
 pub mod shutdown;
 pub mod sqlite;

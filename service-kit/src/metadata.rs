@@ -52,6 +52,21 @@ impl Metadata {
         }
     }
 
+    /// An optional `metadata` field of a request: absent is empty; errors go to `errors`.
+    pub fn parse_optional(
+        raw: Option<BTreeMap<String, String>>,
+        errors: &mut Vec<FieldError>,
+    ) -> Self {
+        match raw.map(|map| Self::parse("metadata", map)) {
+            Some(Ok(metadata)) => metadata,
+            Some(Err(mut found)) => {
+                errors.append(&mut found);
+                Self::default()
+            }
+            None => Self::default(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -91,3 +91,26 @@ pub mod opt_datetime {
         Ok(Option::<bson::DateTime>::deserialize(deserializer)?.map(bson::DateTime::to_chrono))
     }
 }
+
+/// Inserts `documents` when `collection` is empty, skipping any a concurrent seeder already
+/// inserted; how many this call inserted.
+pub async fn insert_all_if_empty<T>(
+    collection: &mongodb::Collection<T>,
+    documents: Vec<T>,
+) -> Result<usize, StoreError>
+where
+    T: serde::Serialize + Send + Sync,
+{
+    if bounded(collection.estimated_document_count()).await? > 0 {
+        return Ok(0);
+    }
+    let mut inserted = 0;
+    for document in documents {
+        match bounded(collection.insert_one(document)).await {
+            Ok(_) => inserted += 1,
+            Err(StoreError::Duplicate) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(inserted)
+}

@@ -31,6 +31,12 @@ impl EmbeddedDb {
         })
     }
 
+    /// Answers when the database can serve.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     /// Runs `work` on a blocking thread with the connection.
     pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
     where

@@ -34,6 +34,8 @@ pub struct Case {
     pub method: Method,
     pub urls: Vec<String>,
     pub bodies: Vec<Bytes>,
+    /// Each body may be sent only once (it creates something unique).
+    pub unique_bodies: bool,
 }
 
 /// A service case read as a fraction of a reference case.
@@ -106,6 +108,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::GET,
             urls: vec![format!("{reference}/static")],
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "reference_redis_get",
@@ -116,6 +119,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
                 .map(|n| format!("{reference}/redis/{}", reference::redis_key(n)))
                 .collect(),
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "invoice_cache_hit",
@@ -124,6 +128,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::GET,
             urls: each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "reference_mongo_find_one",
@@ -134,6 +139,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
                 .map(|n| format!("{reference}/mongo/{}", reference::mongo_id(n)))
                 .collect(),
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "customer_read",
@@ -142,6 +148,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::GET,
             urls: each_sample(&|n| format!("{customer}/customers/{}", sample_customer_id(n))),
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "invoice_list",
@@ -152,6 +159,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
                 format!("{invoice}/invoices?customer_id={}", sample_customer_id(n))
             }),
             bodies: Vec::new(),
+            unique_bodies: false,
         },
         Case {
             name: "reference_mongo_insert_one",
@@ -160,6 +168,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::POST,
             urls: vec![format!("{reference}/mongo")],
             bodies: customer_bodies.to_vec(),
+            unique_bodies: true,
         },
         Case {
             name: "customer_create",
@@ -168,6 +177,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::POST,
             urls: vec![format!("{customer}/customers")],
             bodies: customer_bodies.to_vec(),
+            unique_bodies: true,
         },
         Case {
             name: "invoice_create",
@@ -176,6 +186,7 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             method: Method::POST,
             urls: vec![format!("{invoice}/invoices")],
             bodies: invoice_bodies,
+            unique_bodies: false,
         },
     ]
 }

@@ -134,7 +134,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             warmup.as_secs_f64()
         );
         let (report, service_rss_kib) = measure(case, &args, seconds, warmup, &watched).await?;
-        if !case.bodies.is_empty() && report.sent > case.bodies.len() as u64 {
+        if case.unique_bodies && report.sent > case.bodies.len() as u64 {
             warnings.push(format!(
                 "{}: {} requests for {} distinct bodies; repeats may have been refused",
                 case.name,

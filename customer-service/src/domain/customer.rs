@@ -179,7 +179,7 @@ impl NewCustomer {
             check_phone(phone, &mut errors);
         }
         let address = raw.address.map(|a| a.parse(&mut errors));
-        let metadata = parse_metadata(raw.metadata, &mut errors);
+        let metadata = Metadata::parse_optional(raw.metadata, &mut errors);
         match email {
             Some(email) if errors.is_empty() => Ok(Self(Customer {
                 id: ObjectId::new(),
@@ -252,7 +252,7 @@ impl CustomerChanges {
             .map(|address| address.map(|a| a.parse(&mut errors)));
         let metadata = raw
             .metadata
-            .map(|metadata| parse_metadata(metadata, &mut errors));
+            .map(|metadata| Metadata::parse_optional(metadata, &mut errors));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -321,17 +321,6 @@ fn check_phone(phone: &str, errors: &mut Vec<FieldError>) {
             "phone",
             "must be a phone number: digits, spaces and + - ( ) .",
         ));
-    }
-}
-
-fn parse_metadata(raw: Option<BTreeMap<String, String>>, errors: &mut Vec<FieldError>) -> Metadata {
-    match raw.map(|map| Metadata::parse("metadata", map)) {
-        Some(Ok(metadata)) => metadata,
-        Some(Err(mut found)) => {
-            errors.append(&mut found);
-            Metadata::default()
-        }
-        None => Metadata::default(),
     }
 }
 

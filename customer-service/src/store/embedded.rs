@@ -67,9 +67,7 @@ impl CustomerStore for EmbeddedCustomerStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
-            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 
     async fn insert(&self, customer: &Customer) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::bounded;
+use service_kit::mongo::{bounded, insert_all_if_empty};
 use service_kit::{Metadata, StoreError};
 
 use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
@@ -212,17 +212,7 @@ impl CustomerStore for MongoCustomerStore {
 
     async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
         self.ensure_indexes().await?;
-        if bounded(self.customers.estimated_document_count()).await? > 0 {
-            return Ok(0);
-        }
-        let mut inserted = 0;
-        for customer in customers {
-            match bounded(self.customers.insert_one(CustomerDocument::from(customer))).await {
-                Ok(_) => inserted += 1,
-                Err(StoreError::Duplicate) => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(inserted)
+        let documents = customers.iter().map(CustomerDocument::from).collect();
+        insert_all_if_empty(&self.customers, documents).await
     }
 }

@@ -37,7 +37,8 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: Settings, data_dir: tempfile::TempDir) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
-        service_kit::telemetry::init();
+        // Logs to read while debugging; tests export no traces, so the guard can go.
+        let _ = service_kit::telemetry::init("customer-service");
     }
     let app = customer_service::build(settings).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());

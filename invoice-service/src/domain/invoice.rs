@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use bson::oid::ObjectId;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::extract::{double_option, double_option_objects, objects};
+use service_kit::extract::{
+    double_option, double_option_integer, double_option_objects, integer, objects, optional_integer,
+};
 use service_kit::{FieldError, Metadata};
 use utoipa::ToSchema;
 
@@ -83,8 +85,10 @@ pub struct LineItem {
 pub struct LineItemInput {
     #[schema(schema_with = crate::openapi::description)]
     pub description: String,
+    #[serde(deserialize_with = "integer")]
     #[schema(schema_with = crate::openapi::quantity)]
     pub quantity: i64,
+    #[serde(deserialize_with = "integer")]
     #[schema(schema_with = crate::openapi::unit_amount)]
     pub unit_amount: i64,
 }
@@ -253,7 +257,7 @@ pub struct CreateInvoice {
     #[serde(deserialize_with = "objects")]
     #[schema(schema_with = crate::openapi::items)]
     pub items: Vec<LineItemInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
     #[schema(schema_with = crate::openapi::tax_rate_bps)]
     pub tax_rate_bps: Option<i64>,
     #[serde(default)]
@@ -298,7 +302,7 @@ impl NewInvoice {
             .due_date
             .as_deref()
             .and_then(|d| parse_due_date(d, &mut errors));
-        let metadata = parse_metadata(raw.metadata, &mut errors);
+        let metadata = Metadata::parse_optional(raw.metadata, &mut errors);
         if compute_totals(&items, tax_rate_bps).is_none() {
             return Err(overflow());
         }
@@ -356,7 +360,7 @@ pub struct UpdateInvoice {
     #[serde(default, deserialize_with = "double_option_objects")]
     #[schema(schema_with = crate::openapi::items)]
     pub items: Option<Option<Vec<LineItemInput>>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option_integer")]
     #[schema(schema_with = crate::openapi::tax_rate_bps)]
     pub tax_rate_bps: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -394,7 +398,9 @@ impl InvoiceChanges {
         let due_date = raw
             .due_date
             .map(|date| date.and_then(|d| parse_due_date(&d, &mut errors)));
-        let metadata = raw.metadata.map(|m| parse_metadata(m, &mut errors));
+        let metadata = raw
+            .metadata
+            .map(|m| Metadata::parse_optional(m, &mut errors));
         if !errors.is_empty() {
             return Err(InvoiceError::Invalid(errors));
         }
@@ -472,17 +478,6 @@ fn parse_due_date(raw: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> 
         errors.push(FieldError::new("due_date", "must be a date as YYYY-MM-DD"));
     }
     parsed
-}
-
-fn parse_metadata(raw: Option<BTreeMap<String, String>>, errors: &mut Vec<FieldError>) -> Metadata {
-    match raw.map(|map| Metadata::parse("metadata", map)) {
-        Some(Ok(metadata)) => metadata,
-        Some(Err(mut found)) => {
-            errors.append(&mut found);
-            Metadata::default()
-        }
-        None => Metadata::default(),
-    }
 }
 
 #[cfg(test)]
@@ -589,15 +584,49 @@ mod tests {
     }
 
     #[test]
-    fn totals_that_overflow_are_refused() {
+    fn the_largest_invoice_the_limits_allow_has_exact_totals() {
         let items: Vec<_> = (0..100)
             .map(|_| json!({"description": "x", "quantity": 1_000_000, "unit_amount": 10_000_000_000_i64}))
             .collect();
-        let error = create(json!({
+        let invoice = create(json!({
             "customer_id": "65f000000000000000000001", "currency": "EUR", "items": items, "tax_rate_bps": 9000
         }))
-        .unwrap_err();
-        assert!(matches!(error, InvoiceError::Invalid(_)));
+        .unwrap()
+        .into_draft(
+            CustomerSnapshot {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+            },
+            service_kit::time::now(),
+        );
+        assert_eq!(invoice.subtotal, 1_000_000_000_000_000_000);
+        assert_eq!(invoice.tax, 900_000_000_000_000_000);
+        assert_eq!(invoice.total, 1_900_000_000_000_000_000);
+    }
+
+    #[test]
+    fn integral_numbers_are_integers_however_written() {
+        let new = create(json!({
+            "customer_id": "65f000000000000000000001", "currency": "EUR",
+            "items": [{"description": "x", "quantity": 3.0, "unit_amount": 1.999e3}],
+            "tax_rate_bps": 850.0
+        }))
+        .unwrap();
+        assert_eq!(
+            (new.items[0].quantity, new.items[0].unit_amount),
+            (3, 1_999)
+        );
+        assert_eq!(new.tax_rate_bps, 850);
+        for item in [
+            json!({"description": "x", "quantity": 1.5, "unit_amount": 1}),
+            json!({"description": "x", "quantity": 1, "unit_amount": 9.99}),
+            json!({"description": "x", "quantity": 1, "unit_amount": 1e300}),
+        ] {
+            let raw = serde_json::from_value::<CreateInvoice>(json!({
+                "customer_id": "65f000000000000000000001", "currency": "EUR", "items": [item]
+            }));
+            assert!(raw.is_err(), "{item}");
+        }
     }
 
     #[test]

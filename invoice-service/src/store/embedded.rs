@@ -96,9 +96,7 @@ impl InvoiceStore for EmbeddedInvoiceStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
-            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 
     async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{bounded, opt_datetime};
+use service_kit::mongo::{bounded, insert_all_if_empty, opt_datetime};
 use service_kit::{Metadata, StoreError};
 
 use super::{InvoiceFilter, InvoiceStore};
@@ -272,17 +272,7 @@ impl InvoiceStore for MongoInvoiceStore {
 
     async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
         self.ensure_indexes().await?;
-        if bounded(self.invoices.estimated_document_count()).await? > 0 {
-            return Ok(0);
-        }
-        let mut inserted = 0;
-        for invoice in invoices {
-            match bounded(self.invoices.insert_one(InvoiceDocument::from(invoice))).await {
-                Ok(_) => inserted += 1,
-                Err(StoreError::Duplicate) => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(inserted)
+        let documents = invoices.iter().map(InvoiceDocument::from).collect();
+        insert_all_if_empty(&self.invoices, documents).await
     }
 }

@@ -108,7 +108,8 @@ pub async fn spawn_app() -> TestApp {
 /// Both services; `options` override the backend's MongoDB and Redis.
 pub async fn spawn_app_with(options: Options) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
-        service_kit::telemetry::init();
+        // Logs to read while debugging; tests export no traces, so the guard can go.
+        let _ = service_kit::telemetry::init("billing-system");
     }
     let backend_uri = match Backend::from_env() {
         Backend::Mongo { uri, .. } => Some(uri),

@@ -7,7 +7,9 @@
 mod cache;
 mod faults;
 mod helpers;
+mod injection;
 mod invoices;
 mod lifecycle;
+mod observability;
 mod security;
 mod validation;

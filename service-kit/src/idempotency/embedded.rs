@@ -99,8 +99,10 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
         let key = key.to_owned();
         self.db
             .call(move |conn| {
+                // The row and its resource id stay (see the trait); only the lease ends.
                 conn.execute(
-                    "DELETE FROM idempotency_keys WHERE key = ?1 AND response IS NULL",
+                    "UPDATE idempotency_keys SET lease_expires_ms = 0
+                     WHERE key = ?1 AND response IS NULL",
                     [key],
                 )?;
                 Ok(())

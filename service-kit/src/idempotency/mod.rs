@@ -6,6 +6,9 @@
 //! The first attempt records the key (with the id the new resource will get) before it
 //! runs. If it dies half-way, a retry after the lease takes it over and creates with the
 //! same id, which the store refuses as a duplicate, so a resource is never created twice.
+//! An attempt that answers 5xx keeps that id too (its write may still land: a store call
+//! that timed out is not a store call that did nothing); it only gives its lease up, so a
+//! retry may take over at once.
 
 mod embedded;
 mod mongo;
@@ -74,7 +77,9 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     async fn begin(&self, key: &str, fingerprint: &str, now_ms: i64) -> Result<Begin, StoreError>;
     /// Records the answer of the attempt that holds `key`.
     async fn complete(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
-    /// Forgets an attempt that failed on our side, so a retry runs again.
+    /// Ends the lease of an attempt that failed on our side, so a retry runs again at
+    /// once, with the same resource id: never forget that id, as the failed attempt may
+    /// have created the resource after all.
     async fn abandon(&self, key: &str) -> Result<(), StoreError>;
 }
 
@@ -109,7 +114,9 @@ pub async fn idempotent_posts(
     let Some(client_key) = raw_key
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS)
+        .filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map(str::to_owned)
     else {
         return ApiError::invalid_field(
@@ -174,9 +181,14 @@ pub async fn idempotent_posts(
     req.extensions_mut().insert(ResourceId(resource_id));
     let response = next.run(req).await;
     if response.status().is_server_error() {
-        if let Err(error) = idempotency.store.abandon(&key).await {
-            tracing::warn!(%error, "idempotency key not released; it frees itself after its lease");
-        }
+        // In the background: when the store is what failed, releasing the key can take a
+        // store timeout too, and the client should have its 503 now.
+        let store = idempotency.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.abandon(&key).await {
+                tracing::warn!(%error, "idempotency key not released; it frees itself after its lease");
+            }
+        });
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -242,4 +254,61 @@ pub enum Decision {
     Done(Begin),
     /// The first attempt's lease ran out: renew it and run again.
     TakeOver,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::EmbeddedDb;
+
+    fn unique(prefix: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{prefix}_{}_{nanos:x}", std::process::id())
+    }
+
+    /// A retry after an attempt that answered 5xx runs with the id that attempt reserved:
+    /// its write may have landed after all (issue 6, `idempotent-retries` row).
+    async fn a_retry_after_a_failed_attempt_reuses_its_resource_id(store: &dyn IdempotencyStore) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let Begin::Run { resource_id } = store.begin("key-1", "fp", now).await.unwrap() else {
+            panic!("the first attempt must run");
+        };
+        store.abandon("key-1").await.unwrap();
+        assert_eq!(
+            store.begin("key-1", "fp", now + 1).await.unwrap(),
+            Begin::Run { resource_id },
+            "the retry must create with the reserved id, so a landed write is not made twice"
+        );
+        assert_eq!(
+            store.begin("key-1", "fp", now + 2).await.unwrap(),
+            Begin::InProgress,
+            "the retry holds the lease again"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_embedded_store_keeps_the_resource_id_of_a_failed_attempt() {
+        let dir = std::env::temp_dir().join(unique("idempotency_embedded"));
+        let db = EmbeddedDb::open(&dir, "keys.sqlite", "").unwrap();
+        let store = EmbeddedIdempotencyStore::new(db).await.unwrap();
+        a_retry_after_a_failed_attempt_reuses_its_resource_id(&store).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_mongo_store_keeps_the_resource_id_of_a_failed_attempt() {
+        // Set by the rust-mongo stage of scripts/test; the embedded run has no server.
+        let Ok(uri) = std::env::var("TEST_MONGODB_URI") else {
+            return;
+        };
+        let client = crate::mongo::client(&uri, "service-kit-tests")
+            .await
+            .unwrap();
+        let database = client.database(&unique("idempotency_mongo"));
+        let store = MongoIdempotencyStore::new(&database);
+        a_retry_after_a_failed_attempt_reuses_its_resource_id(&store).await;
+        let _ = database.drop().await;
+    }
 }

@@ -126,7 +126,12 @@ impl IdempotencyStore for MongoIdempotencyStore {
     }
 
     async fn abandon(&self, key: &str) -> Result<(), StoreError> {
-        bounded(self.keys.delete_one(doc! {"_id": key, "response": null})).await?;
+        // The record and its resource id stay (see the trait); only the lease ends.
+        bounded(self.keys.update_one(
+            doc! {"_id": key, "response": null},
+            doc! {"$set": {"lease_expires_ms": 0_i64}},
+        ))
+        .await?;
         Ok(())
     }
 }
