@@ -7,6 +7,9 @@
 //! - `GET /mongo/{id}`: one MongoDB `find_one` by `_id`; the document as JSON.
 //! - `POST /mongo`: one MongoDB `insert_one` of the JSON object sent (a customer-like
 //!   document) into a collection with the same indexes as the customers collection.
+//! - `POST /mongo/invoice`: the store calls of an invoice creation: one `find_one` of the
+//!   customer named by the body's `customer_id`, then one `insert_one` of the body with the
+//!   customer's name and email copied in, into a collection indexed as the invoices one.
 //!
 //! At start it writes what the reads read: [`REDIS_KEYS`] keys holding the cache-hit bytes,
 //! and [`MONGO_IDS`] customer documents. No middleware, no timeouts, no validation.
@@ -71,6 +74,8 @@ struct MongoCollections {
     customers: Collection<Document>,
     /// Written by `POST /mongo`.
     new_customers: Collection<Document>,
+    /// Written by `POST /mongo/invoice`.
+    invoices: Collection<Document>,
 }
 
 /// A reference server bound to its port.
@@ -97,6 +102,7 @@ impl ReferenceServer {
             .route("/redis/{key}", get(get_redis))
             .route("/mongo/{id}", get(get_mongo))
             .route("/mongo", axum::routing::post(post_mongo))
+            .route("/mongo/invoice", axum::routing::post(post_mongo_invoice))
             .with_state(AppState { redis, mongo });
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .await
@@ -158,6 +164,26 @@ async fn connect_mongo(uri: &str, database: &str) -> anyhow::Result<MongoCollect
         .create_indexes(indexes)
         .await
         .context("cannot index the reference collection")?;
+    let invoices = database.collection::<Document>("invoices");
+    // The indexes invoice-service keeps on its invoices.
+    let indexes = [
+        IndexModel::builder().keys(doc! {"customer_id": 1}).build(),
+        IndexModel::builder().keys(doc! {"status": 1}).build(),
+        IndexModel::builder().keys(doc! {"number_seq": 1}).build(),
+        IndexModel::builder()
+            .keys(doc! {"number": 1})
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .partial_filter_expression(doc! {"number": {"$type": "string"}})
+                    .build(),
+            )
+            .build(),
+    ];
+    invoices
+        .create_indexes(indexes)
+        .await
+        .context("cannot index the reference invoices")?;
     let now = bson::DateTime::now();
     let documents: Vec<Document> = (0..MONGO_IDS)
         .map(|n| {
@@ -188,6 +214,7 @@ async fn connect_mongo(uri: &str, database: &str) -> anyhow::Result<MongoCollect
     Ok(MongoCollections {
         customers,
         new_customers,
+        invoices,
     })
 }
 
@@ -238,7 +265,43 @@ async fn post_mongo(State(state): State<AppState>, body: Bytes) -> Response {
     let now = bson::DateTime::now();
     document.insert("created_at", now);
     document.insert("updated_at", now);
-    match mongo.new_customers.insert_one(document).await {
+    created(mongo.new_customers.insert_one(document).await)
+}
+
+async fn post_mongo_invoice(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(mongo) = &state.mongo else {
+        return unavailable("no MONGODB_URI");
+    };
+    let Ok(mut document) = serde_json::from_slice::<Document>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Some(customer_id) = document
+        .get_str("customer_id")
+        .ok()
+        .and_then(|id| ObjectId::parse_str(id).ok())
+    else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let customer = match mongo.customers.find_one(doc! {"_id": customer_id}).await {
+        Ok(Some(customer)) => customer,
+        Ok(None) => return StatusCode::UNPROCESSABLE_ENTITY.into_response(),
+        Err(error) => return unavailable(&error.to_string()),
+    };
+    for field in ["name", "email"] {
+        if let Some(value) = customer.get(field) {
+            document.insert(format!("customer_{field}"), value.clone());
+        }
+    }
+    let now = bson::DateTime::now();
+    document.insert("status", "draft");
+    document.insert("created_at", now);
+    document.insert("updated_at", now);
+    created(mongo.invoices.insert_one(document).await)
+}
+
+/// `201 {"id"}` for an insert, `409` for a duplicate key.
+fn created(inserted: mongodb::error::Result<mongodb::results::InsertOneResult>) -> Response {
+    match inserted {
         Ok(inserted) => {
             let id = inserted
                 .inserted_id

@@ -32,7 +32,7 @@ const LOCAL_CACHE_ENTRIES: u64 = 100_000;
 /// Builds the service on its configured port; it runs when the caller calls
 /// [`App::run_until`]. Starts even while MongoDB, Redis and customer-service are down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let (store, idempotency_keys) = open_store(&settings).await?;
+    let (store, idempotency_keys, mongo) = open_store(&settings).await?;
     if settings.seed_sample_data {
         seed::in_background(store.clone())?;
     }
@@ -75,26 +75,39 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         },
         guards,
     );
-    App::bind("invoice-service", &settings.host, settings.port, router).await
+    let app = App::bind("invoice-service", &settings.host, settings.port, router).await?;
+    Ok(match mongo {
+        Some(client) => app.on_stop(service_kit::mongo::shut_down(client)),
+        None => app,
+    })
 }
 
-/// The service's store and, beside it, where idempotency keys are kept.
+/// The service's store, where idempotency keys are kept beside it, and the MongoDB client
+/// to close at shutdown.
 async fn open_store(
     settings: &Settings,
-) -> anyhow::Result<(Arc<dyn InvoiceStore>, Arc<dyn IdempotencyStore>)> {
+) -> anyhow::Result<(
+    Arc<dyn InvoiceStore>,
+    Arc<dyn IdempotencyStore>,
+    Option<mongodb::Client>,
+)> {
     Ok(match &settings.mongodb_uri {
         Some(uri) => {
             let client = service_kit::mongo::client(uri, "invoice-service").await?;
             tracing::info!(db = %settings.mongodb_db, "invoices in MongoDB");
             let database = client.database(&settings.mongodb_db);
             let keys = Arc::new(MongoIdempotencyStore::new(&database));
-            (Arc::new(MongoInvoiceStore::new(database)), keys)
+            (
+                Arc::new(MongoInvoiceStore::new(database)),
+                keys,
+                Some(client),
+            )
         }
         None => {
             tracing::info!(dir = %settings.data_dir.display(), "invoices in the embedded store");
             let store = EmbeddedInvoiceStore::open(&settings.data_dir)?;
             let keys = Arc::new(EmbeddedIdempotencyStore::new(store.database()).await?);
-            (Arc::new(store), keys)
+            (Arc::new(store), keys, None)
         }
     })
 }

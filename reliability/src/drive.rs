@@ -117,7 +117,8 @@ pub struct PatchTarget {
     pub rk: String,
 }
 
-/// Creates retried with one `Idempotency-Key` each until acknowledged.
+/// Creates retried with one `Idempotency-Key` each until acknowledged, then sent once more
+/// (a client whose answer was lost).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdempotentRuns {
     pub runs: usize,
@@ -766,6 +767,7 @@ async fn retry(
     };
     let began = Instant::now();
     let mut outcomes = Vec::new();
+    let mut acknowledged = false;
     for attempt in 1.. {
         let due = Instant::now();
         let due_ms =
@@ -787,7 +789,16 @@ async fn retry(
         }
         shared.counters.count(&outcome);
         let again = retryable(&outcome);
+        let success = outcome.is_success();
         outcomes.push(outcome);
+        if success && acknowledged {
+            break;
+        }
+        if success {
+            // Once more, as a client whose answer was lost would: it must get the same one.
+            acknowledged = true;
+            continue;
+        }
         if !again
             || *stopped.borrow()
             || began.elapsed() >= Duration::from_millis(shared.runs.give_up_ms)

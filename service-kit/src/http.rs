@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -50,10 +49,7 @@ pub fn finish(
             record_metrics(service, req, next)
         }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(middleware::from_fn(bound_request_time))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| {
@@ -85,6 +81,23 @@ pub fn finish(
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Answers a request that takes longer than [`REQUEST_TIMEOUT`] with a 503 in the
+/// contract's shape (the work behind it is dropped).
+async fn bound_request_time(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("http_request_timeouts_total").increment(1);
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dependency_unavailable",
+                "The request took too long to answer; try again shortly.",
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn health() -> impl IntoResponse {

@@ -27,6 +27,19 @@ pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<mongodb::Client
     Ok(mongodb::Client::with_options(options)?)
 }
 
+/// Closes `client` before the process exits (an [`crate::App::on_stop`] hook): ends its
+/// sessions and stops its background workers. Left to the drop of its last handle, that
+/// work is spawned as the runtime shuts down, and the teardown can cut it off half-way,
+/// which panics inside the driver.
+pub async fn shut_down(client: mongodb::Client) {
+    if tokio::time::timeout(CALL_TIMEOUT, client.shutdown().immediate(true))
+        .await
+        .is_err()
+    {
+        tracing::warn!("MongoDB client not shut down within {CALL_TIMEOUT:?}");
+    }
+}
+
 /// Runs one MongoDB call within [`CALL_TIMEOUT`], classifying its failure.
 pub async fn bounded<T>(
     call: impl IntoFuture<Output = mongodb::error::Result<T>>,

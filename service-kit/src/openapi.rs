@@ -329,9 +329,6 @@ impl IntoParams for ObjectIdParam {
     }
 }
 
-/// Most characters an `Idempotency-Key` may have.
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
-
 /// The `Idempotency-Key` header of the POSTs that create or transition.
 pub struct IdempotencyKeyHeader;
 
@@ -353,7 +350,7 @@ impl IntoParams for IdempotencyKeyHeader {
                     ObjectBuilder::new()
                         .schema_type(Type::String)
                         .min_length(Some(1))
-                        .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
+                        .max_length(Some(crate::idempotency::MAX_KEY_CHARS))
                         .pattern(Some("^[\\x21-\\x7E]+$"))
                         .examples([json!("5f0c7c1e-8a4b-4c8e-9a61-2b0f3d9e4a10")]),
                 ))

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,12 +23,16 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// In-flight requests get this long to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
+/// Work run once the server has drained, before [`App::run_until`] returns.
+type StopHook = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// A service bound to its port, ready to run.
 pub struct App {
     name: &'static str,
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    on_stop: Vec<StopHook>,
 }
 
 impl App {
@@ -47,7 +52,15 @@ impl App {
             listener,
             router,
             addr,
+            on_stop: Vec::new(),
         })
+    }
+
+    /// Runs `hook` after the server has drained, before [`App::run_until`] returns: closing
+    /// clients while the runtime still runs (each hook bounds its own time).
+    pub fn on_stop(mut self, hook: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.on_stop.push(Box::pin(hook));
+        self
     }
 
     /// The port the service listens on.
@@ -66,6 +79,7 @@ impl App {
             listener,
             router,
             addr,
+            on_stop,
         } = self;
         tracing::info!(service = name, %addr, "listening");
         let graceful = GracefulShutdown::new();
@@ -110,6 +124,29 @@ impl App {
                 tracing::warn!(service = name, "grace period over; closing remaining connections");
             }
         }
+        for hook in on_stop {
+            hook.await;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_hooks_run_once_the_server_has_drained() {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let app = App::bind("test", "127.0.0.1", 0, Router::new())
+            .await
+            .unwrap()
+            .on_stop(async move { flag.store(true, Ordering::SeqCst) });
+        app.run_until(async {}).await.unwrap();
+        assert!(ran.load(Ordering::SeqCst), "the stop hook did not run");
     }
 }

@@ -76,9 +76,20 @@ impl TelemetrySettings {
 /// Keeps trace export running; dropping it sends the spans still queued and stops export.
 /// Mains hold it until they return.
 #[must_use = "dropping it stops trace export"]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// Log lines are written by a background thread, never by a request; dropping this
+    /// writes out what is still queued.
+    _log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("exporting", &self.provider.is_some())
+            .finish()
+    }
 }
 
 impl Telemetry {
@@ -141,14 +152,20 @@ pub fn init_with(settings: TelemetrySettings) -> anyhow::Result<Telemetry> {
         .as_deref()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (writer, log_writer) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let logs = if settings.json_logs {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
+            .with_writer(writer)
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_ansi(ansi)
+            .with_writer(writer)
             .boxed()
     };
     let traces = provider.as_ref().map(|provider| {
@@ -161,8 +178,12 @@ pub fn init_with(settings: TelemetrySettings) -> anyhow::Result<Telemetry> {
         .try_init()
         .is_ok();
 
+    let log_writer = installed.then_some(log_writer);
     let Some(provider) = provider else {
-        return Ok(Telemetry::default());
+        return Ok(Telemetry {
+            provider: None,
+            _log_writer: log_writer,
+        });
     };
     if !installed {
         // Another subscriber won the race: this provider has nothing to export.
@@ -178,6 +199,7 @@ pub fn init_with(settings: TelemetrySettings) -> anyhow::Result<Telemetry> {
     );
     Ok(Telemetry {
         provider: Some(provider),
+        _log_writer: log_writer,
     })
 }
 

@@ -7,6 +7,7 @@
 //!     -q 2000 http://127.0.0.1:5000/customers
 //! ```
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,7 +76,10 @@ fn main() -> anyhow::Result<()> {
             load.finish().await
         }
     })?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    // Not println!: a closed pipe (`loadgen ... | head`) is an error, not a panic.
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &report)?;
+    writeln!(stdout)?;
     Ok(())
 }
 

@@ -65,8 +65,13 @@ pub const RATIOS: &[Ratio] = &[
     },
     Ratio {
         case: "invoice_create",
-        reference: "reference_mongo_insert_one",
+        reference: "reference_mongo_find_insert",
         target: Some(0.8),
+    },
+    Ratio {
+        case: "invoice_create",
+        reference: "reference_mongo_insert_one",
+        target: None,
     },
     Ratio {
         case: "invoice_cache_hit",
@@ -92,14 +97,9 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
     let invoice = servers.invoice.trim_end_matches('/');
     let reference = servers.reference.trim_end_matches('/');
     let each_sample = |f: &dyn Fn(usize) -> String| (0..SAMPLE_COUNT).map(f).collect::<Vec<_>>();
-    let invoice_bodies = (0..SAMPLE_COUNT)
-        .map(|n| {
-            Bytes::from(format!(
-                r#"{{"customer_id":"{}","currency":"USD","items":[{{"description":"Benchmark subscription","quantity":2,"unit_amount":1500}},{{"description":"Benchmark support","quantity":1,"unit_amount":9900}}],"tax_rate_bps":825,"due_date":"2030-01-31","metadata":{{"source":"bench"}}}}"#,
-                sample_customer_id(n)
-            ))
-        })
-        .collect();
+    let invoice_bodies = (0..SAMPLE_COUNT).map(|n| invoice_body(&sample_customer_id(n)));
+    let reference_invoice_bodies =
+        (0..reference::MONGO_IDS).map(|n| invoice_body(&reference::mongo_id(n)));
     vec![
         Case {
             name: "reference_static",
@@ -180,15 +180,31 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             unique_bodies: true,
         },
         Case {
+            name: "reference_mongo_find_insert",
+            label: "ref: MongoDB find_one + insert_one",
+            server: Server::Reference,
+            method: Method::POST,
+            urls: vec![format!("{reference}/mongo/invoice")],
+            bodies: reference_invoice_bodies.collect(),
+            unique_bodies: false,
+        },
+        Case {
             name: "invoice_create",
             label: "POST /invoices",
             server: Server::InvoiceService,
             method: Method::POST,
             urls: vec![format!("{invoice}/invoices")],
-            bodies: invoice_bodies,
+            bodies: invoice_bodies.collect(),
             unique_bodies: false,
         },
     ]
+}
+
+/// A `POST /invoices` body for the customer `customer_id`.
+fn invoice_body(customer_id: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"customer_id":"{customer_id}","currency":"USD","items":[{{"description":"Benchmark subscription","quantity":2,"unit_amount":1500}},{{"description":"Benchmark support","quantity":1,"unit_amount":9900}}],"tax_rate_bps":825,"due_date":"2030-01-31","metadata":{{"source":"bench"}}}}"#
+    ))
 }
 
 /// `count` customer bodies whose emails no other body of this run (tagged `run`) uses.

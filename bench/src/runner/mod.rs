@@ -9,6 +9,7 @@ pub mod cases;
 pub mod results;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -194,9 +195,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     results.compute_ratios();
     results.check_targets();
-    print!("{}", results.table());
     write_json(&args.output, &results)?;
-    println!("results: {}", args.output.display());
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{}", results.table())?;
+    writeln!(stdout, "results: {}", args.output.display())?;
     Ok(())
 }
 

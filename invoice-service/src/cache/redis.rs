@@ -6,7 +6,7 @@
 //! until it lands, this instance reads from the store, so it never serves what it replaced.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,8 @@ struct Inner {
     open_until_ms: AtomicU64,
     /// Writers' states Redis has not taken yet, newest version per id.
     unpublished: Mutex<HashMap<ObjectId, Entry>>,
+    /// Whether `unpublished` holds anything: read on every request without the lock.
+    any_unpublished: AtomicBool,
 }
 
 impl RedisCache {
@@ -71,6 +73,7 @@ impl RedisCache {
             started: Instant::now(),
             open_until_ms: AtomicU64::new(0),
             unpublished: Mutex::new(HashMap::new()),
+            any_unpublished: AtomicBool::new(false),
         });
         tokio::spawn(retry_unpublished(Arc::downgrade(&inner)));
         Ok(Self { inner })
@@ -148,6 +151,7 @@ impl Inner {
             if newer {
                 pending.insert(id, entry);
             }
+            self.any_unpublished.store(true, Ordering::Release);
         }
     }
 
@@ -201,10 +205,13 @@ async fn retry_unpublished(inner: Weak<Inner>) {
             if inner.put_if_newer(id, &entry).await.is_err() {
                 break;
             }
-            if let Ok(mut pending) = inner.unpublished.lock()
-                && pending.get(&id).is_some_and(|e| e.version == entry.version)
-            {
-                pending.remove(&id);
+            if let Ok(mut pending) = inner.unpublished.lock() {
+                if pending.get(&id).is_some_and(|e| e.version == entry.version) {
+                    pending.remove(&id);
+                }
+                inner
+                    .any_unpublished
+                    .store(!pending.is_empty(), Ordering::Release);
             }
         }
         if !inner.has_unpublished() {

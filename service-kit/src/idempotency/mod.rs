@@ -40,7 +40,8 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 pub const LEASE: Duration = Duration::from_secs(10);
 /// How long keys are remembered.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
-const MAX_KEY_CHARS: usize = 255;
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_KEY_CHARS: usize = 255;
 
 /// The id a create must give the resource it makes, so a retried create cannot make a
 /// second one.
