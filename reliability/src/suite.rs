@@ -1530,6 +1530,9 @@ impl Suite {
         let spec = self.mixed_spec("soak", phases(&[("soak", seconds)]), writes_mix(), rate);
         let mut driver = self.spawn("soak", &spec).await?;
         let mut samples: Vec<(u64, u64)> = Vec::new();
+        // Every 10 s: RSS of both services and the machine's load, to tell a leak from a
+        // high-water mark left by a stretch when others took the cores.
+        let mut timeline = Vec::new();
         let pids = (self.cluster.customers.pid(), self.cluster.invoices.pid());
         let mut every = tokio::time::interval(Duration::from_secs(1));
         while !driver.has_exited() {
@@ -1538,8 +1541,17 @@ impl Suite {
                 && let (Ok(c), Ok(i)) = (bench::process::memory(c), bench::process::memory(i))
             {
                 samples.push((c.rss_kib, i.rss_kib));
+                if samples.len() % 10 == 1 {
+                    timeline.push(json!({
+                        "s": samples.len() - 1,
+                        "customer_rss_kib": c.rss_kib,
+                        "invoice_rss_kib": i.rss_kib,
+                        "load_average": load_average(),
+                    }));
+                }
             }
         }
+        row.figure("timeline", json!(timeline));
         let report = self
             .finish(driver, Duration::from_secs_f64(seconds + 120.0))
             .await?;
