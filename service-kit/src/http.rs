@@ -116,6 +116,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+const UPKEEP_THREAD: &str = "metrics-upkeep";
+
 /// The process-wide Prometheus recorder (both services share it in the all-in-one run).
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -130,6 +134,21 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
+        // `build_recorder` spawns no upkeep: histogram samples pile up until the next render
+        // of /metrics, without bound when nothing scrapes it (the soak of issue 6 saw
+        // invoice-service's RSS grow 18% over 200,000 requests). Drain them on a timer.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name(UPKEEP_THREAD.to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(METRICS_UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "metrics upkeep thread not started; histograms drain on scrape only");
+        }
         // Another recorder may already be installed (tests build many apps in one process):
         // then this handle renders nothing new, which only matters to that process.
         let _ = metrics::set_global_recorder(recorder);
@@ -185,4 +204,28 @@ where
             guards.api_keys,
             crate::auth::require_api_key,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Histogram samples are drained on a timer, not only when /metrics is scraped: without
+    /// it they pile up for as long as nothing scrapes (issue 6, soak row).
+    #[test]
+    fn the_recorder_keeps_its_histograms_drained_without_a_scrape() {
+        let _ = super::metrics_handle();
+        // A new thread names itself once it runs: look for a moment.
+        let mut threads = Vec::new();
+        for _ in 0..100 {
+            threads = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect();
+            if threads.iter().any(|name| name == super::UPKEEP_THREAD) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no upkeep thread among {threads:?}");
+    }
 }
