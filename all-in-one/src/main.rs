@@ -9,19 +9,19 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = service_kit::telemetry::init("billing-system")?;
 
     let mut customers = customer_service::Settings::from_env()?;
-    customers.port = parse_or(
+    customers.common.port = parse_or(
         "CUSTOMER_SERVICE_PORT",
         customer_service::Settings::DEFAULT_PORT,
     )?;
-    customers.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
+    customers.common.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     let customer_app = customer_service::build(customers).await?;
 
     let mut invoices = invoice_service::Settings::from_env()?;
-    invoices.port = parse_or(
+    invoices.common.port = parse_or(
         "INVOICE_SERVICE_PORT",
         invoice_service::Settings::DEFAULT_PORT,
     )?;
-    invoices.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
+    invoices.common.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
     // In one process invoice-service calls customer-service with the first configured key,
     // unless CUSTOMER_SERVICE_API_KEY names another.
@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .map(secrecy::SecretString::from);
     }
-    let open = invoices.api_keys.is_none();
+    let open = invoices.common.api_keys.is_none();
     let invoice_app = invoice_service::build(invoices).await?;
 
     print_welcome(customer_app.port(), invoice_app.port(), open);

@@ -8,7 +8,11 @@ use crate::store::CustomerStore;
 const SAMPLE: &str = include_str!("../data/customers.json");
 
 pub fn sample_customers() -> anyhow::Result<Vec<Customer>> {
-    Ok(serde_json::from_str(SAMPLE)?)
+    let mut customers: Vec<Customer> = serde_json::from_str(SAMPLE)?;
+    for customer in &mut customers {
+        customer.version = 1;
+    }
+    Ok(customers)
 }
 
 /// Loads the sample customers into an empty store, in the background.

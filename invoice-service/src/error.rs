@@ -1,14 +1,26 @@
-//! Everything an invoice request can fail with, and how each is answered.
+//! Everything an invoice use case can fail with, this service's own error codes, and how
+//! each error is answered.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use service_kit::{ApiError, FieldError, StoreError};
+use service_kit::{ApiError, ErrorCode, FieldError, StoreError};
 
 use crate::customers::LookupError;
 use crate::domain::InvoiceError;
 
+pub const INVALID_TRANSITION: ErrorCode = ErrorCode::new(
+    StatusCode::CONFLICT,
+    "invalid_transition",
+    "The invoice's status does not allow this.",
+);
+pub const CUSTOMER_NOT_FOUND: ErrorCode = ErrorCode::new(
+    StatusCode::UNPROCESSABLE_ENTITY,
+    "customer_not_found",
+    "No customer with that customer_id exists.",
+);
+
 #[derive(Debug, thiserror::Error)]
-pub enum InvoiceApiError {
+pub enum AppError {
     #[error("invoice not found")]
     NotFound,
     #[error("validation failed")]
@@ -28,62 +40,46 @@ pub enum InvoiceApiError {
     Store(#[from] StoreError),
 }
 
-impl From<InvoiceError> for InvoiceApiError {
+impl From<InvoiceError> for AppError {
     fn from(error: InvoiceError) -> Self {
         match error {
-            InvoiceError::Invalid(details) => InvoiceApiError::Validation(details),
-            InvoiceError::InvalidTransition { action, status } => {
-                InvoiceApiError::InvalidTransition {
-                    action,
-                    status: status.as_str(),
-                }
-            }
+            InvoiceError::Invalid(details) => AppError::Validation(details),
+            InvoiceError::InvalidTransition { action, status } => AppError::InvalidTransition {
+                action,
+                status: status.as_str(),
+            },
         }
     }
 }
 
-impl From<LookupError> for InvoiceApiError {
+impl From<LookupError> for AppError {
     fn from(error: LookupError) -> Self {
         match error {
-            LookupError::NotFound => InvoiceApiError::CustomerNotFound,
-            LookupError::Unavailable(_) => InvoiceApiError::CustomerServiceUnavailable,
+            LookupError::NotFound => AppError::CustomerNotFound,
+            LookupError::Unavailable(_) => AppError::CustomerServiceUnavailable,
         }
     }
 }
 
-impl From<InvoiceApiError> for ApiError {
-    fn from(error: InvoiceApiError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
         match error {
-            InvoiceApiError::NotFound => ApiError::not_found("invoice"),
-            InvoiceApiError::Validation(details) => ApiError::validation(details),
-            InvoiceApiError::InvalidTransition { action, status } => ApiError::new(
-                StatusCode::CONFLICT,
-                "invalid_transition",
+            AppError::NotFound => ApiError::not_found("invoice"),
+            AppError::Validation(details) => ApiError::validation(details),
+            AppError::InvalidTransition { action, status } => ApiError::saying(
+                INVALID_TRANSITION,
                 format!("Cannot {action} an invoice that is {status}."),
             ),
-            InvoiceApiError::CustomerNotFound => {
-                let mut error = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "customer_not_found",
-                    "No customer with that customer_id exists.",
-                );
-                error.details = vec![FieldError::new("customer_id", "no such customer")];
-                error
-            }
-            InvoiceApiError::CustomerServiceUnavailable => {
-                ApiError::unavailable("customer-service")
-            }
-            InvoiceApiError::Contended => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "The invoice was changed by another request at the same time; try again.",
-            ),
-            InvoiceApiError::Store(error) => error.into_api_error("The invoice database"),
+            AppError::CustomerNotFound => ApiError::from(CUSTOMER_NOT_FOUND)
+                .with_details(vec![FieldError::new("customer_id", "no such customer")]),
+            AppError::CustomerServiceUnavailable => ApiError::unavailable("customer-service"),
+            AppError::Contended => ApiError::contended("invoice"),
+            AppError::Store(error) => error.into_api_error("The invoice database"),
         }
     }
 }
 
-impl IntoResponse for InvoiceApiError {
+impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         ApiError::from(self).into_response()
     }

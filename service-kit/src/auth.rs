@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 
 /// Keys shorter than this are refused at startup: they would be guessable.
 pub const MIN_KEY_CHARS: usize = 16;
@@ -118,12 +118,7 @@ fn bearer_token(req: &Request) -> Option<&str> {
 }
 
 fn unauthorized() -> Response {
-    let mut response = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "A valid API key is required: send Authorization: Bearer <key>.",
-    )
-    .into_response();
+    let mut response = ApiError::from(codes::UNAUTHORIZED).into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

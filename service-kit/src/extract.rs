@@ -10,7 +10,7 @@ use bson::oid::ObjectId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, codes};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -31,11 +31,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json_content_type(&req) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "The body must be sent as Content-Type: application/json.",
-            ));
+            return Err(codes::UNSUPPORTED_MEDIA_TYPE.into());
         }
         let bytes = Bytes::from_request(req, state)
             .await
@@ -61,11 +57,7 @@ fn is_json_content_type(req: &Request) -> bool {
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The body is larger than 1 MiB.",
-        )
+        codes::PAYLOAD_TOO_LARGE.into()
     } else {
         ApiError::invalid_json("The body could not be read.")
     }
@@ -161,10 +153,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::invalid_id())?;
+            .map_err(|_| ApiError::from(codes::INVALID_ID))?;
         parse_object_id(&raw)
             .map(ObjectIdParam)
-            .ok_or_else(ApiError::invalid_id)
+            .ok_or(codes::INVALID_ID.into())
     }
 }
 

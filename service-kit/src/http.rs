@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::extract::MAX_BODY_BYTES;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -90,9 +90,8 @@ async fn bound_request_time(req: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => {
             metrics::counter!("http_request_timeouts_total").increment(1);
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "dependency_unavailable",
+            ApiError::saying(
+                codes::DEPENDENCY_UNAVAILABLE,
                 "The request took too long to answer; try again shortly.",
             )
             .into_response()
@@ -105,15 +104,11 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn route_not_found() -> ApiError {
-    ApiError::route_not_found()
+    ApiError::from(codes::ROUTE_NOT_FOUND)
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "This route does not answer that method.",
-    )
+    ApiError::from(codes::METHOD_NOT_ALLOWED)
 }
 
 /// How often recorded histogram samples are folded into their buckets.

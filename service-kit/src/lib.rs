@@ -1,10 +1,12 @@
-//! Plumbing shared by the billing services, and nothing else: typed settings helpers,
-//! telemetry, the contract's error body, request extractors that answer in that shape,
-//! pagination types, the hardened HTTP server and graceful shutdown.
+//! The skeleton both billing services share: settings, opening the backend (MongoDB or the
+//! embedded store), the binary's main, the code table of errors and the contract's error
+//! body, extractors that answer in it, pagination, auth, rate limit, idempotency, the
+//! hardened HTTP server, telemetry and the OpenAPI pieces.
 //!
 //! Business rules live in the services; this crate knows no customer and no invoice.
 
 pub mod auth;
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -19,15 +21,19 @@ pub mod probe;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;
+pub mod service;
+pub mod settings;
 pub mod shutdown;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
 pub mod time;
 
-pub use error::{ApiError, FieldError};
+pub use backend::{Backend, Opener};
+pub use error::{ApiError, ErrorCode, FieldError, codes};
 pub use extract::{JsonBody, ObjectIdParam, QueryParams};
 pub use metadata::Metadata;
 pub use pagination::{Cursor, Limit, Page};
 pub use server::App;
+pub use settings::Common;
 pub use store::StoreError;

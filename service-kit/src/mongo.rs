@@ -127,3 +127,92 @@ where
     }
     Ok(inserted)
 }
+
+/// A collection's indexes, created on first use and retried on later calls while MongoDB
+/// is away (the service starts before its database).
+pub struct Indexes {
+    collection: mongodb::Collection<bson::Document>,
+    models: Vec<mongodb::IndexModel>,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl Indexes {
+    pub fn new<T: Send + Sync>(
+        collection: &mongodb::Collection<T>,
+        models: Vec<mongodb::IndexModel>,
+    ) -> Self {
+        Self {
+            collection: collection.clone_with_type(),
+            models,
+            ready: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub async fn ensure(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        bounded(self.collection.create_indexes(self.models.clone())).await?;
+        self.ready.store(true, Ordering::Release);
+        tracing::info!(collection = self.collection.name(), "indexes ready");
+        Ok(())
+    }
+}
+
+/// An index on `keys` called `name`.
+pub fn index(keys: bson::Document, name: &str) -> mongodb::IndexModel {
+    let options = mongodb::options::IndexOptions::builder()
+        .name(name.to_owned())
+        .build();
+    mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(options)
+        .build()
+}
+
+/// A unique index on `keys` called `name`, over the documents `partial` selects (all when
+/// `None`).
+pub fn unique_index(
+    keys: bson::Document,
+    name: &str,
+    partial: Option<bson::Document>,
+) -> mongodb::IndexModel {
+    let options = mongodb::options::IndexOptions::builder()
+        .name(name.to_owned())
+        .unique(true)
+        .partial_filter_expression(partial)
+        .build();
+    mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(options)
+        .build()
+}
+
+/// One page of a list: up to `limit` documents matching `filter` with ids after `after`,
+/// in id order.
+pub async fn find_page<T>(
+    collection: &mongodb::Collection<T>,
+    mut filter: bson::Document,
+    after: Option<bson::oid::ObjectId>,
+    limit: usize,
+) -> Result<Vec<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned + Send + Sync,
+{
+    use futures::TryStreamExt;
+    if let Some(after) = after {
+        filter.insert("_id", bson::doc! {"$gt": after});
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    bounded(async {
+        collection
+            .find(filter)
+            .sort(bson::doc! {"_id": 1})
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await
+    })
+    .await
+}

@@ -6,7 +6,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -14,7 +13,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::Principal;
 use crate::config::parse_or;
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 
 /// Requests per second and burst allowed to one key.
 #[derive(Debug, Clone, Copy)]
@@ -83,11 +82,7 @@ pub async fn limit_per_key(
         Ok(()) => next.run(req).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(limiter.clock.now());
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests for this API key; retry after the time in Retry-After.",
-            );
+            let mut error = ApiError::from(codes::RATE_LIMITED);
             error.retry_after_seconds = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
             metrics::counter!("http_rate_limited_total").increment(1);
             error.into_response()

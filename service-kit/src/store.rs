@@ -1,8 +1,12 @@
-//! What a store call can fail with, whichever backend answers it.
+//! What a store call can fail with, whichever backend answers it, and the two write
+//! patterns both services use: version-checked writes retried a bounded number of times,
+//! and creates that an idempotent retry may repeat.
+
+use std::future::Future;
 
 use crate::error::ApiError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique index refused the write.
     #[error("duplicate key")]
@@ -38,5 +42,50 @@ impl From<rusqlite::Error> for StoreError {
             }
             _ => StoreError::Internal(error.to_string()),
         }
+    }
+}
+
+/// How many times a version-checked write reads again after losing a race to another.
+pub const WRITE_ATTEMPTS: usize = 16;
+
+/// The outcome of one attempt at a version-checked write.
+pub enum Attempt<T> {
+    Won(T),
+    /// Another write came first; read again and retry.
+    Lost,
+}
+
+/// Runs `attempt` until it wins, at most [`WRITE_ATTEMPTS`] times. `None` when every
+/// attempt lost its race: the caller answers `409 conflict`.
+pub async fn retry_lost_races<T, E, F, Fut>(mut attempt: F) -> Result<Option<T>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<T>, E>>,
+{
+    for _ in 0..WRITE_ATTEMPTS {
+        if let Attempt::Won(value) = attempt().await? {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+/// Inserts a new record. When the insert is a retry under an `Idempotency-Key` (the id was
+/// reserved with the key) and an earlier attempt already stored that id, answers with the
+/// stored record instead. `Duplicate` otherwise: another unique key clashed.
+pub async fn insert_once<T, I, G>(
+    record: T,
+    retried_id: bool,
+    insert: impl FnOnce() -> I,
+    stored: impl FnOnce() -> G,
+) -> Result<T, StoreError>
+where
+    I: Future<Output = Result<(), StoreError>>,
+    G: Future<Output = Result<Option<T>, StoreError>>,
+{
+    match insert().await {
+        Ok(()) => Ok(record),
+        Err(StoreError::Duplicate) if retried_id => stored().await?.ok_or(StoreError::Duplicate),
+        Err(error) => Err(error),
     }
 }

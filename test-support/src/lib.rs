@@ -1,4 +1,5 @@
-//! Real servers for the black-box tests, each on a free port and killed when dropped.
+//! What the black-box tests share: real servers, each on a free port and killed when
+//! dropped, and the app under test with its client ([`app`]).
 //!
 //! The test command (`scripts/test`) tells the suites what to use through the environment:
 //! - `TEST_BACKEND`: `mongo` or `embedded` (default `embedded`).
@@ -6,12 +7,15 @@
 //! - `MONGO_SERVER_BIN` (`mongod` or `nx-27017`), `REDIS_SERVER_BIN`: for tests that start,
 //!   stop and pause private servers of their own.
 
+pub mod app;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+pub use app::{Client, Running, assert_error, debug_logs, run, status_and_json};
 
 /// Which store the suite runs against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,32 @@ impl Backend {
 
     pub fn is_mongo(&self) -> bool {
         matches!(self, Backend::Mongo { .. })
+    }
+
+    /// The MongoDB URI of the `mongo` run; `None` runs on the embedded store.
+    pub fn mongodb_uri(&self) -> Option<String> {
+        match self {
+            Backend::Mongo { uri, .. } => Some(uri.clone()),
+            Backend::Embedded => None,
+        }
+    }
+
+    /// The Redis URL of the `mongo` run; `None` uses the in-process cache.
+    pub fn redis_url(&self) -> Option<String> {
+        match self {
+            Backend::Mongo { redis_url, .. } => Some(redis_url.clone()),
+            Backend::Embedded => None,
+        }
+    }
+
+    /// Settings for a service of its own on this backend: a free port, a database named
+    /// `db_prefix_<unique>`, and `data_dir` for the embedded store.
+    pub fn common(&self, db_prefix: &str, data_dir: &Path) -> service_kit::Common {
+        service_kit::Common::local(
+            self.mongodb_uri(),
+            unique_name(db_prefix),
+            data_dir.to_path_buf(),
+        )
     }
 }
 

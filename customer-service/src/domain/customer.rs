@@ -3,89 +3,74 @@ use std::collections::BTreeMap;
 use bson::oid::ObjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::extract::{double_option, double_option_object, optional_object};
 use service_kit::{FieldError, Metadata};
-use utoipa::ToSchema;
+
+use super::email::Email;
 
 pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_EMAIL_CHARS: usize = 254;
 pub const MAX_PHONE_CHARS: usize = 32;
 pub const MAX_ADDRESS_LINE_CHARS: usize = 200;
 
-/// A stored customer, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A stored customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     #[serde(with = "service_kit::id::hex")]
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
     pub name: String,
-    #[schema(examples("billing@acme-widgets.example"))]
-    pub email: String,
+    pub email: Email,
     pub phone: Option<String>,
     pub address: Option<Address>,
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every write; a write succeeds only on the version it read.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Customer {
-    /// The key that makes emails unique regardless of case and surrounding space.
-    pub fn email_key(&self) -> String {
-        Email::key_of(&self.email)
-    }
-
     /// The key the `q=` name-prefix filter searches.
     pub fn name_key(&self) -> String {
         self.name.to_lowercase()
     }
 
-    /// This customer with `changes` merged in.
-    pub fn apply(&mut self, changes: &CustomerChanges) {
+    /// This customer with `changes` merged in, one version later.
+    pub fn changed(&self, changes: &CustomerChanges) -> Self {
+        let mut next = self.clone();
         if let Some(name) = &changes.name {
-            self.name.clone_from(name);
+            next.name.clone_from(name);
         }
         if let Some(email) = &changes.email {
-            self.email.clone_from(&email.address);
+            next.email = email.clone();
         }
         if let Some(phone) = &changes.phone {
-            self.phone.clone_from(phone);
+            next.phone.clone_from(phone);
         }
         if let Some(address) = &changes.address {
-            self.address.clone_from(address);
+            next.address.clone_from(address);
         }
         if let Some(metadata) = &changes.metadata {
-            self.metadata.clone_from(metadata);
+            next.metadata.clone_from(metadata);
         }
-        self.updated_at = changes.updated_at;
+        next.updated_at = changes.updated_at;
+        next.version = self.version + 1;
+        next
     }
 }
 
 /// A postal address. Every line is optional; `country` is ISO 3166-1 alpha-2, upper-case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::address_line)]
     pub line1: Option<String>,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::address_line)]
     pub line2: Option<String>,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::address_line)]
     pub city: Option<String>,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::address_line)]
     pub state: Option<String>,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::address_line)]
     pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2, in any case and stored upper-case.
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::country)]
     pub country: Option<String>,
 }
 
 impl Address {
+    /// The address with its country upper-cased, or the fields at fault added to `errors`.
     fn parse(mut self, errors: &mut Vec<FieldError>) -> Self {
         let lines = [
             ("address.line1", &self.line1),
@@ -114,143 +99,95 @@ impl Address {
     }
 }
 
-/// A syntactically valid email address, as given (trimmed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email {
-    pub address: String,
-}
-
-impl Email {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let address = raw.trim();
-        if address.chars().count() > MAX_EMAIL_CHARS
-            || !email_address::EmailAddress::is_valid(address)
-            || !address
-                .rsplit('@')
-                .next()
-                .is_some_and(|domain| domain.contains('.'))
-        {
-            return Err(FieldError::new("email", "must be a valid email address"));
-        }
-        Ok(Self {
-            address: address.to_owned(),
-        })
-    }
-
-    /// Lower-cased and trimmed: two addresses with the same key are the same customer.
-    pub fn key_of(address: &str) -> String {
-        address.trim().to_lowercase()
-    }
-
-    pub fn key(&self) -> String {
-        Self::key_of(&self.address)
-    }
-}
-
-/// `POST /customers`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCustomer {
-    #[schema(schema_with = crate::openapi::name)]
+/// What a new customer is made of, as given.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFields {
     pub name: String,
-    #[schema(schema_with = crate::openapi::email)]
     pub email: String,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::phone)]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "optional_object")]
-    #[schema(schema_with = crate::openapi::address)]
     pub address: Option<Address>,
-    #[serde(default)]
-    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-/// A customer ready to be stored.
+/// A customer ready to be stored: only [`NewCustomer::parse`] makes one.
 #[derive(Debug, Clone)]
-pub struct NewCustomer(pub Customer);
+pub struct NewCustomer(Customer);
 
 impl NewCustomer {
-    pub fn parse(raw: CreateCustomer, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
+    /// Checks every field, reporting all that are at fault.
+    pub fn parse(fields: CustomerFields, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        check_name(&raw.name, &mut errors);
-        let email = Email::parse(&raw.email).map_err(|e| errors.push(e)).ok();
-        if let Some(phone) = &raw.phone {
+        check_name(&fields.name, &mut errors);
+        let email = Email::parse(&fields.email).map_err(|e| errors.push(e)).ok();
+        if let Some(phone) = &fields.phone {
             check_phone(phone, &mut errors);
         }
-        let address = raw.address.map(|a| a.parse(&mut errors));
-        let metadata = Metadata::parse_optional(raw.metadata, &mut errors);
+        let address = fields.address.map(|a| a.parse(&mut errors));
+        let metadata = Metadata::parse_optional(fields.metadata, &mut errors);
         match email {
             Some(email) if errors.is_empty() => Ok(Self(Customer {
                 id: ObjectId::new(),
-                name: raw.name,
-                email: email.address,
-                phone: raw.phone,
+                name: fields.name,
+                email,
+                phone: fields.phone,
                 address,
                 metadata,
                 created_at: now,
                 updated_at: now,
+                version: 1,
             })),
             _ => Err(errors),
         }
     }
+
+    /// The customer, under the id reserved for it (an idempotent create) or a new one.
+    pub fn into_customer(self, reserved_id: Option<ObjectId>) -> Customer {
+        let mut customer = self.0;
+        if let Some(id) = reserved_id {
+            customer.id = id;
+        }
+        customer
+    }
 }
 
-/// `PUT` / `PATCH /customers/{id}`: the given fields are merged; `null` clears an optional
-/// one (`phone`, `address`, `metadata`).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateCustomer {
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = crate::openapi::name)]
+/// Changes to a customer, as given: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerUpdate {
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = crate::openapi::email)]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = crate::openapi::phone)]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option_object")]
-    #[schema(schema_with = crate::openapi::address)]
     pub address: Option<Option<Address>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = service_kit::openapi::metadata_input)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
 }
 
 /// Validated changes to a customer. `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerChanges {
-    pub name: Option<String>,
-    pub email: Option<Email>,
-    pub phone: Option<Option<String>>,
-    pub address: Option<Option<Address>>,
-    pub metadata: Option<Metadata>,
-    pub updated_at: DateTime<Utc>,
+    name: Option<String>,
+    email: Option<Email>,
+    phone: Option<Option<String>>,
+    address: Option<Option<Address>>,
+    metadata: Option<Metadata>,
+    updated_at: DateTime<Utc>,
 }
 
 impl CustomerChanges {
-    pub fn parse(raw: UpdateCustomer, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
+    /// Checks every given field; `name` and `email` may be left out but not cleared.
+    pub fn parse(update: CustomerUpdate, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let name = required(raw.name, "name", &mut errors);
+        let name = required(update.name, "name", &mut errors);
         if let Some(name) = &name {
             check_name(name, &mut errors);
         }
-        let email = match required(raw.email, "email", &mut errors).map(|e| Email::parse(&e)) {
-            Some(Ok(email)) => Some(email),
-            Some(Err(error)) => {
-                errors.push(error);
-                None
-            }
-            None => None,
-        };
-        if let Some(Some(phone)) = &raw.phone {
+        let email = required(update.email, "email", &mut errors)
+            .and_then(|e| Email::parse(&e).map_err(|e| errors.push(e)).ok());
+        if let Some(Some(phone)) = &update.phone {
             check_phone(phone, &mut errors);
         }
-        let address = raw
+        let address = update
             .address
             .map(|address| address.map(|a| a.parse(&mut errors)));
-        let metadata = raw
+        let metadata = update
             .metadata
             .map(|metadata| Metadata::parse_optional(metadata, &mut errors));
         if !errors.is_empty() {
@@ -259,7 +196,7 @@ impl CustomerChanges {
         Ok(Self {
             name,
             email,
-            phone: raw.phone,
+            phone: update.phone,
             address,
             metadata,
             updated_at: now,
@@ -312,11 +249,16 @@ fn check_text(field: &str, value: &str, max_chars: usize, errors: &mut Vec<Field
     }
 }
 
-fn check_phone(phone: &str, errors: &mut Vec<FieldError>) {
+/// Digits, spaces and `+ - ( ) .`, with at least one digit.
+pub fn is_valid_phone(phone: &str) -> bool {
     let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '(' | ')' | '.' | ' ');
+    phone.chars().all(allowed) && phone.chars().any(|c| c.is_ascii_digit())
+}
+
+fn check_phone(phone: &str, errors: &mut Vec<FieldError>) {
     if phone.chars().count() > MAX_PHONE_CHARS {
         errors.push(FieldError::new("phone", "must be at most 32 characters"));
-    } else if !phone.chars().all(allowed) || !phone.chars().any(|c| c.is_ascii_digit()) {
+    } else if !is_valid_phone(phone) {
         errors.push(FieldError::new(
             "phone",
             "must be a phone number: digits, spaces and + - ( ) .",
@@ -328,13 +270,16 @@ fn check_phone(phone: &str, errors: &mut Vec<FieldError>) {
 mod tests {
     use super::*;
 
-    fn create(json: serde_json::Value) -> Result<NewCustomer, Vec<FieldError>> {
-        let raw: CreateCustomer = serde_json::from_value(json).unwrap();
-        NewCustomer::parse(raw, service_kit::time::now())
+    fn fields(name: &str, email: &str) -> CustomerFields {
+        CustomerFields {
+            name: name.into(),
+            email: email.into(),
+            ..CustomerFields::default()
+        }
     }
 
-    fn failed_fields(json: serde_json::Value) -> Vec<String> {
-        create(json)
+    fn failed_fields(fields: CustomerFields) -> Vec<String> {
+        NewCustomer::parse(fields, service_kit::time::now())
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)
@@ -343,27 +288,41 @@ mod tests {
 
     #[test]
     fn a_full_customer_parses_and_upper_cases_the_country() {
-        let customer = create(serde_json::json!({
-            "name": "Zoë Müller GmbH", "email": " Zoe@Example.COM ", "phone": "+49 30 1234567",
-            "address": {"line1": "Hauptstraße 1", "city": "Berlin", "country": "de"},
-            "metadata": {"crm_id": "42"}
-        }))
+        let customer = NewCustomer::parse(
+            CustomerFields {
+                phone: Some("+49 30 1234567".into()),
+                address: Some(Address {
+                    line1: Some("Hauptstraße 1".into()),
+                    city: Some("Berlin".into()),
+                    country: Some("de".into()),
+                    ..Address::default()
+                }),
+                metadata: Some([("crm_id".to_owned(), "42".to_owned())].into()),
+                ..fields("Zoë Müller GmbH", " Zoe@Example.COM ")
+            },
+            service_kit::time::now(),
+        )
         .unwrap()
-        .0;
+        .into_customer(None);
         assert_eq!(customer.name, "Zoë Müller GmbH");
-        assert_eq!(customer.email, "Zoe@Example.COM");
-        assert_eq!(customer.email_key(), "zoe@example.com");
+        assert_eq!(customer.email.as_str(), "Zoe@Example.COM");
+        assert_eq!(customer.email.key(), "zoe@example.com");
         assert_eq!(customer.address.unwrap().country.as_deref(), Some("DE"));
     }
 
     #[test]
     fn bad_fields_are_all_reported() {
-        let fields = failed_fields(serde_json::json!({
-            "name": " ", "email": "not-an-email", "phone": "call me",
-            "address": {"country": "XX"}, "metadata": {"$where": "1"}
-        }));
+        let bad = CustomerFields {
+            phone: Some("call me".into()),
+            address: Some(Address {
+                country: Some("XX".into()),
+                ..Address::default()
+            }),
+            metadata: Some([("$where".to_owned(), "1".to_owned())].into()),
+            ..fields(" ", "not-an-email")
+        };
         assert_eq!(
-            fields,
+            failed_fields(bad),
             [
                 "name",
                 "email",
@@ -376,33 +335,26 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let long_name = "n".repeat(201);
-        assert_eq!(
-            failed_fields(serde_json::json!({"name": long_name, "email": "a@b.co"})),
-            ["name"]
+        assert_eq!(failed_fields(fields(&"n".repeat(201), "a@b.co")), ["name"]);
+        assert!(
+            NewCustomer::parse(fields(&"n".repeat(200), "a@b.co"), service_kit::time::now())
+                .is_ok()
         );
-        assert!(create(serde_json::json!({"name": "n".repeat(200), "email": "a@b.co"})).is_ok());
-        assert_eq!(
-            failed_fields(
-                serde_json::json!({"name": "n", "email": "a@b.co", "phone": "1".repeat(33)})
-            ),
-            ["phone"]
-        );
-    }
-
-    #[test]
-    fn emails_need_a_dotted_domain() {
-        for bad in ["a@b", "@b.co", "a@", "a b@c.de", ""] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-        assert!(Email::parse("first.last+tag@sub.example.org").is_ok());
+        let long_phone = CustomerFields {
+            phone: Some("1".repeat(33)),
+            ..fields("n", "a@b.co")
+        };
+        assert_eq!(failed_fields(long_phone), ["phone"]);
     }
 
     #[test]
     fn null_clears_and_absent_keeps() {
-        let raw: UpdateCustomer =
-            serde_json::from_value(serde_json::json!({"phone": null, "name": "New"})).unwrap();
-        let changes = CustomerChanges::parse(raw, service_kit::time::now()).unwrap();
+        let update = CustomerUpdate {
+            phone: Some(None),
+            name: Some(Some("New".into())),
+            ..CustomerUpdate::default()
+        };
+        let changes = CustomerChanges::parse(update, service_kit::time::now()).unwrap();
         assert_eq!(changes.phone, Some(None));
         assert_eq!(changes.address, None);
         assert_eq!(changes.name.as_deref(), Some("New"));
@@ -410,9 +362,12 @@ mod tests {
 
     #[test]
     fn required_fields_cannot_be_cleared() {
-        let raw: UpdateCustomer =
-            serde_json::from_value(serde_json::json!({"name": null, "email": null})).unwrap();
-        let errors = CustomerChanges::parse(raw, service_kit::time::now()).unwrap_err();
+        let update = CustomerUpdate {
+            name: Some(None),
+            email: Some(None),
+            ..CustomerUpdate::default()
+        };
+        let errors = CustomerChanges::parse(update, service_kit::time::now()).unwrap_err();
         assert_eq!(errors.len(), 2);
     }
 }

@@ -1,10 +1,12 @@
-//! Customers as the business sees them. Requests arrive as raw DTOs (`CreateCustomer`,
-//! `UpdateCustomer`) and become `NewCustomer` / `CustomerChanges` only once every rule holds;
-//! nothing past that point checks again.
+//! Customers as the business sees them: no HTTP, no OpenAPI, no database. A
+//! [`NewCustomer`] or [`CustomerChanges`] exists only once every rule holds, and an
+//! [`Email`] only holds a valid address; nothing past that point checks again.
 
 mod customer;
+mod email;
 
 pub use customer::{
-    Address, CreateCustomer, Customer, CustomerChanges, Email, MAX_ADDRESS_LINE_CHARS,
-    MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, NewCustomer, UpdateCustomer,
+    Address, Customer, CustomerChanges, CustomerFields, CustomerUpdate, MAX_ADDRESS_LINE_CHARS,
+    MAX_NAME_CHARS, MAX_PHONE_CHARS, NewCustomer, is_valid_phone,
 };
+pub use email::{Email, MAX_EMAIL_CHARS};

@@ -2,19 +2,20 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bson::oid::ObjectId;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use service_kit::StoreError;
 use service_kit::sqlite::{EmbeddedDb, from_json, to_json, write_transaction};
 
 use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
-use crate::domain::{Customer, CustomerChanges};
+use crate::domain::Customer;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS customers (
     id               TEXT PRIMARY KEY,
     email_normalized TEXT NOT NULL UNIQUE,
     name_lower       TEXT NOT NULL,
-    body             TEXT NOT NULL
+    body             TEXT NOT NULL,
+    version          INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS customers_name_lower_id ON customers (name_lower, id);
 ";
@@ -27,9 +28,10 @@ pub struct EmbeddedCustomerStore {
 
 impl EmbeddedCustomerStore {
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
-            db: EmbeddedDb::open(data_dir, "customers.sqlite3", SCHEMA)?,
-        })
+        let db = EmbeddedDb::open(data_dir, "customers.sqlite3", SCHEMA)?;
+        // Files written before writes were version-checked have no such column.
+        db.add_column_if_missing("customers", "version", "INTEGER NOT NULL DEFAULT 1")?;
+        Ok(Self { db })
     }
 
     /// The database file, for the other tables this service keeps beside its own.
@@ -38,34 +40,39 @@ impl EmbeddedCustomerStore {
     }
 }
 
-fn insert_row(tx: &rusqlite::Connection, customer: &Customer) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO customers (id, email_normalized, name_lower, body) VALUES (?1, ?2, ?3, ?4)",
+fn insert_row(conn: &Connection, customer: &Customer) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO customers (id, email_normalized, name_lower, body, version)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             customer.id.to_hex(),
-            customer.email_key(),
+            customer.email.key(),
             customer.name_key(),
-            to_json(customer)?
+            to_json(customer)?,
+            customer.version,
         ],
     )?;
     Ok(())
 }
 
-fn read_row(conn: &rusqlite::Connection, id: &str) -> Result<Option<Customer>, StoreError> {
-    let body: Option<String> = conn
-        .query_row("SELECT body FROM customers WHERE id = ?1", [id], |row| {
-            row.get(0)
-        })
+fn read_row(conn: &Connection, id: &str) -> Result<Option<Customer>, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT body, version FROM customers WHERE id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .optional()?;
-    body.as_deref().map(from_json).transpose()
+    row.map(|(body, version)| {
+        let mut customer: Customer = from_json(&body)?;
+        customer.version = version;
+        Ok(customer)
+    })
+    .transpose()
 }
 
 #[async_trait]
 impl CustomerStore for EmbeddedCustomerStore {
-    fn name(&self) -> &'static str {
-        "embedded store"
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
@@ -79,26 +86,23 @@ impl CustomerStore for EmbeddedCustomerStore {
         self.db.call(move |conn| read_row(conn, &id.to_hex())).await
     }
 
-    async fn update(
-        &self,
-        id: ObjectId,
-        changes: &CustomerChanges,
-    ) -> Result<Option<Customer>, StoreError> {
-        let changes = changes.clone();
+    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError> {
+        let (id, version, next) = (current.id.to_hex(), current.version, next.clone());
         self.db
             .call(move |conn| {
-                let tx = write_transaction(conn)?;
-                let id = id.to_hex();
-                let Some(mut customer) = read_row(&tx, &id)? else {
-                    return Ok(None);
-                };
-                customer.apply(&changes);
-                tx.execute(
-                    "UPDATE customers SET email_normalized = ?2, name_lower = ?3, body = ?4 WHERE id = ?1",
-                    params![id, customer.email_key(), customer.name_key(), to_json(&customer)?],
+                let changed = conn.execute(
+                    "UPDATE customers SET email_normalized = ?3, name_lower = ?4, body = ?5,
+                     version = ?6 WHERE id = ?1 AND version = ?2",
+                    params![
+                        id,
+                        version,
+                        next.email.key(),
+                        next.name_key(),
+                        to_json(&next)?,
+                        next.version
+                    ],
                 )?;
-                tx.commit()?;
-                Ok(Some(customer))
+                Ok(changed == 1)
             })
             .await
     }
@@ -127,7 +131,7 @@ impl CustomerStore for EmbeddedCustomerStore {
             .call(move |conn| {
                 let (name_from, name_to) = name_range.unzip();
                 let mut statement = conn.prepare_cached(
-                    "SELECT body FROM customers
+                    "SELECT body, version FROM customers
                      WHERE (?1 IS NULL OR email_normalized = ?1)
                        AND (?2 IS NULL OR (name_lower >= ?2 AND name_lower < ?3))
                        AND (?4 IS NULL OR id > ?4)
@@ -136,11 +140,14 @@ impl CustomerStore for EmbeddedCustomerStore {
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let rows = statement.query_map(
                     params![email_key, name_from, name_to, after, limit],
-                    |row| row.get::<_, String>(0),
+                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
                 )?;
                 let mut customers = Vec::new();
-                for body in rows {
-                    customers.push(from_json(&body?)?);
+                for row in rows {
+                    let (body, version) = row?;
+                    let mut customer: Customer = from_json(&body)?;
+                    customer.version = version;
+                    customers.push(customer);
                 }
                 Ok(customers)
             })

@@ -1,5 +1,6 @@
 //! Where customers are kept: MongoDB in production, an embedded SQLite file otherwise.
-//! Both backends behave the same: unique email (case-insensitive), id order, cursors.
+//! Both backends behave the same: unique email (case-insensitive), id order, cursors, and
+//! writes that succeed only on the version they read.
 
 mod embedded;
 mod mongo;
@@ -10,7 +11,7 @@ pub use embedded::EmbeddedCustomerStore;
 pub use mongo::MongoCustomerStore;
 use service_kit::StoreError;
 
-use crate::domain::{Customer, CustomerChanges};
+use crate::domain::Customer;
 
 /// The list filters of `GET /customers`.
 #[derive(Debug, Clone, Default)]
@@ -25,9 +26,6 @@ pub struct CustomerFilter {
 /// [`StoreError::Unavailable`], a unique email clash says [`StoreError::Duplicate`].
 #[async_trait]
 pub trait CustomerStore: Send + Sync + 'static {
-    /// The backend's name as `/ready` and error messages give it.
-    fn name(&self) -> &'static str;
-
     /// Answers when the backend can serve (and has its indexes).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -35,12 +33,9 @@ pub trait CustomerStore: Send + Sync + 'static {
 
     async fn get(&self, id: ObjectId) -> Result<Option<Customer>, StoreError>;
 
-    /// Merges `changes` atomically; `None` when there is no such customer.
-    async fn update(
-        &self,
-        id: ObjectId,
-        changes: &CustomerChanges,
-    ) -> Result<Option<Customer>, StoreError>;
+    /// Stores `next` only if the stored customer is still at `current`'s version. `false`
+    /// when another write came first (or it is gone).
+    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError>;
 
     /// `false` when there was no such customer.
     async fn delete(&self, id: ObjectId) -> Result<bool, StoreError>;

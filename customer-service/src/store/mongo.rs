@@ -1,18 +1,14 @@
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
-use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{bounded, insert_all_if_empty};
+use service_kit::mongo::{Indexes, bounded, find_page, index, insert_all_if_empty, unique_index};
 use service_kit::{Metadata, StoreError};
 
 use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
-use crate::domain::{Address, Customer, CustomerChanges};
+use crate::domain::{Address, Customer, Email};
 
 /// A customer as MongoDB keeps it: the API fields plus the keys the indexes search.
 #[derive(Debug, Serialize, Deserialize)]
@@ -21,13 +17,12 @@ struct CustomerDocument {
     id: ObjectId,
     name: String,
     name_lower: String,
-    email: String,
+    email: Email,
     email_normalized: String,
     phone: Option<String>,
     address: Option<Address>,
     #[serde(default)]
     metadata: Metadata,
-    /// Bumped by every write; updates replace the document only if it is unchanged.
     #[serde(default)]
     version: i64,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
@@ -43,13 +38,13 @@ impl From<&Customer> for CustomerDocument {
             name: c.name.clone(),
             name_lower: c.name_key(),
             email: c.email.clone(),
-            email_normalized: c.email_key(),
+            email_normalized: c.email.key(),
             phone: c.phone.clone(),
             address: c.address.clone(),
             metadata: c.metadata.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
-            version: 1,
+            version: c.version,
         }
     }
 }
@@ -65,75 +60,51 @@ impl From<CustomerDocument> for Customer {
             metadata: d.metadata,
             created_at: d.created_at,
             updated_at: d.updated_at,
+            version: d.version,
         }
     }
 }
-
-/// How many times an update re-reads after losing a race to another writer.
-const MAX_UPDATE_ATTEMPTS: usize = 8;
 
 /// Customers in the `customers` collection.
 pub struct MongoCustomerStore {
     database: Database,
     customers: Collection<CustomerDocument>,
-    indexes_ready: AtomicBool,
+    indexes: Indexes,
 }
 
 impl MongoCustomerStore {
     pub fn new(database: Database) -> Self {
+        let customers = database.collection("customers");
+        let indexes = Indexes::new(
+            &customers,
+            vec![
+                unique_index(
+                    doc! {"email_normalized": 1},
+                    "email_normalized_unique",
+                    None,
+                ),
+                // Single-field: the MongoDB wire server the tests run on cannot index `_id`
+                // in a compound key. MongoDB still walks `_id` order from it for the cursor.
+                index(doc! {"name_lower": 1}, "name_lower"),
+            ],
+        );
         Self {
-            customers: database.collection("customers"),
             database,
-            indexes_ready: AtomicBool::new(false),
+            customers,
+            indexes,
         }
-    }
-
-    /// Creates the indexes once; retried on later calls while MongoDB is away.
-    async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        if self.indexes_ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let indexes = [
-            IndexModel::builder()
-                .keys(doc! {"email_normalized": 1})
-                .options(
-                    IndexOptions::builder()
-                        .name("email_normalized_unique".to_owned())
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
-            // Single-field: the MongoDB wire server the tests run on cannot index `_id` in a
-            // compound key. MongoDB still walks `_id` order from it for the cursor.
-            IndexModel::builder()
-                .keys(doc! {"name_lower": 1})
-                .options(
-                    IndexOptions::builder()
-                        .name("name_lower".to_owned())
-                        .build(),
-                )
-                .build(),
-        ];
-        bounded(self.customers.create_indexes(indexes)).await?;
-        self.indexes_ready.store(true, Ordering::Release);
-        tracing::info!("customers indexes ready");
-        Ok(())
     }
 }
 
 #[async_trait]
 impl CustomerStore for MongoCustomerStore {
-    fn name(&self) -> &'static str {
-        "MongoDB"
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         bounded(self.database.run_command(doc! {"ping": 1})).await?;
-        self.ensure_indexes().await
+        self.indexes.ensure().await
     }
 
     async fn insert(&self, customer: &Customer) -> Result<(), StoreError> {
-        self.ensure_indexes().await?;
+        self.indexes.ensure().await?;
         bounded(self.customers.insert_one(CustomerDocument::from(customer))).await?;
         Ok(())
     }
@@ -143,33 +114,17 @@ impl CustomerStore for MongoCustomerStore {
         Ok(found.map(Customer::from))
     }
 
-    /// Read, merge, and replace only if nobody wrote in between (`version` in the filter);
-    /// a lost race reads again. A whole-document replace keeps every field's BSON type and
-    /// lets the unique email index refuse the write.
-    async fn update(
-        &self,
-        id: ObjectId,
-        changes: &CustomerChanges,
-    ) -> Result<Option<Customer>, StoreError> {
-        self.ensure_indexes().await?;
-        for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let Some(current) = bounded(self.customers.find_one(doc! {"_id": id})).await? else {
-                return Ok(None);
-            };
-            let version = current.version;
-            let mut customer = Customer::from(current);
-            customer.apply(changes);
-            let mut next = CustomerDocument::from(&customer);
-            next.version = version + 1;
-            let filter = doc! {"_id": id, "version": version};
-            let result = bounded(self.customers.replace_one(filter, next)).await?;
-            if result.matched_count == 1 {
-                return Ok(Some(customer));
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "customer {id} changed {MAX_UPDATE_ATTEMPTS} times while being updated"
-        )))
+    /// A whole-document replace keeps every field's BSON type and lets the unique email
+    /// index refuse the write.
+    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError> {
+        self.indexes.ensure().await?;
+        let unchanged = doc! {"_id": current.id, "version": current.version};
+        let result = bounded(
+            self.customers
+                .replace_one(unchanged, CustomerDocument::from(next)),
+        )
+        .await?;
+        Ok(result.matched_count == 1)
     }
 
     async fn delete(&self, id: ObjectId) -> Result<bool, StoreError> {
@@ -193,25 +148,12 @@ impl CustomerStore for MongoCustomerStore {
                 doc! {"$gte": prefix, "$lt": prefix_upper_bound(prefix)},
             );
         }
-        if let Some(after) = after {
-            query.insert("_id", doc! {"$gt": after});
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let documents: Vec<CustomerDocument> = bounded(async {
-            self.customers
-                .find(query)
-                .sort(doc! {"_id": 1})
-                .limit(limit)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+        let documents = find_page(&self.customers, query, after, limit).await?;
         Ok(documents.into_iter().map(Customer::from).collect())
     }
 
     async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
-        self.ensure_indexes().await?;
+        self.indexes.ensure().await?;
         let documents = customers.iter().map(CustomerDocument::from).collect();
         insert_all_if_empty(&self.customers, documents).await
     }

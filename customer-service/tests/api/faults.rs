@@ -15,7 +15,7 @@ async fn mongodb_down_gives_fast_503s_and_the_service_recovers_by_itself() {
     }
     let mut mongo = MongoServer::start().expect("mongo server starts");
     let (mut settings, data_dir) = test_settings();
-    settings.mongodb_uri = Some(mongo.uri());
+    settings.common.mongodb_uri = Some(mongo.uri());
     let app = spawn_app_with(settings, data_dir).await;
     let customer = app.create_customer("Durable", "durable@example.com").await;
     let path = format!("/customers/{}", customer["id"].as_str().unwrap());
@@ -76,8 +76,8 @@ async fn the_service_starts_while_mongodb_is_down() {
     let uri = mongo.uri();
     mongo.stop();
     let (mut settings, data_dir) = test_settings();
-    settings.mongodb_uri = Some(uri);
-    settings.mongodb_db = unique_name("down_at_start");
+    settings.common.mongodb_uri = Some(uri);
+    settings.common.mongodb_db = unique_name("down_at_start");
     let app = spawn_app_with(settings, data_dir).await;
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
     assert_eq!(
@@ -111,8 +111,8 @@ async fn the_service_starts_while_mongodb_is_down() {
 async fn the_embedded_store_survives_a_restart() {
     let dir = scratch_dir();
     let (mut settings, _unused) = test_settings();
-    settings.mongodb_uri = None;
-    settings.data_dir = dir.path().to_path_buf();
+    settings.common.mongodb_uri = None;
+    settings.common.data_dir = dir.path().to_path_buf();
     let app = spawn_app_with(settings.clone(), scratch_dir()).await;
     let customer = app.create_customer("Kept", "kept@example.com").await;
     drop(app);

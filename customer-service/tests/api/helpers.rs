@@ -1,33 +1,31 @@
-use customer_service::Settings;
-use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
-use test_support::{Backend, scratch_dir, unique_name};
+use std::ops::Deref;
 
+use customer_service::Settings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::{Backend, Client, Running, scratch_dir};
+pub use test_support::{assert_error, status_and_json};
+
+/// customer-service on a free port, with a database of its own.
 pub struct TestApp {
-    pub base: String,
-    pub http: reqwest::Client,
+    client: Client,
+    _running: Running,
     _data_dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// Settings for a fresh app on a free port with a database of its own.
 pub fn test_settings() -> (Settings, tempfile::TempDir) {
     let data_dir = scratch_dir();
-    let mongodb_uri = match Backend::from_env() {
-        Backend::Mongo { uri, .. } => Some(uri),
-        Backend::Embedded => None,
-    };
-    let settings = Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        mongodb_uri,
-        mongodb_db: unique_name("customers"),
-        data_dir: data_dir.path().to_path_buf(),
-        seed_sample_data: false,
-        api_keys: None,
-        rate_limit: Default::default(),
-    };
-    (settings, data_dir)
+    let common = Backend::from_env().common("customers", data_dir.path());
+    (Settings { common }, data_dir)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -36,72 +34,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings, data_dir: tempfile::TempDir) -> TestApp {
-    if std::env::var_os("RUST_LOG").is_some() {
-        // Logs to read while debugging; tests export no traces, so the guard can go.
-        let _ = service_kit::telemetry::init("customer-service");
-    }
+    test_support::debug_logs(customer_service::SERVICE);
     let app = customer_service::build(settings).await.expect("app builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
+    let running = test_support::run(app);
     TestApp {
-        base,
-        http: reqwest::Client::new(),
+        client: Client::new(&running.base),
+        _running: running,
         _data_dir: data_dir,
-        _shutdown: tx,
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn patch(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn put(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .put(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn delete(&self, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
     /// Creates a customer and returns it.
     pub async fn create_customer(&self, name: &str, email: &str) -> Value {
         let response = self
@@ -111,21 +54,4 @@ impl TestApp {
         let body: Value = response.json().await.expect("json");
         body["customer"].clone()
     }
-}
-
-/// Reads a response as (status, JSON body).
-pub async fn status_and_json(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-/// Asserts the contract's error shape and code.
-pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
-    assert_eq!(status, expected, "body: {body}");
-    assert_eq!(body["code"], code, "body: {body}");
-    assert!(
-        body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "body: {body}"
-    );
 }

@@ -25,7 +25,8 @@ fn client_with_key(key: &str) -> reqwest::Client {
 #[tokio::test]
 async fn business_routes_need_a_key_and_a_missing_or_wrong_one_gets_the_same_401() {
     let (mut settings, dir) = test_settings();
-    settings.api_keys = Some(ApiKeys::parse(&format!("{KEY},another_key_0123456789")).unwrap());
+    settings.common.api_keys =
+        Some(ApiKeys::parse(&format!("{KEY},another_key_0123456789")).unwrap());
     let app = spawn_app_with(settings, dir).await;
 
     let mut answers = Vec::new();
@@ -80,8 +81,8 @@ async fn business_routes_need_a_key_and_a_missing_or_wrong_one_gets_the_same_401
 #[tokio::test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let (mut settings, dir) = test_settings();
-    settings.api_keys = Some(ApiKeys::parse(KEY).unwrap());
-    settings.rate_limit = RateLimit {
+    settings.common.api_keys = Some(ApiKeys::parse(KEY).unwrap());
+    settings.common.rate_limit = RateLimit {
         per_second: 5,
         burst: 5,
     };

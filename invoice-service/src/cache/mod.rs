@@ -5,6 +5,8 @@
 //! older state back (the writer left its newer version there first). Unknown ids are
 //! cached briefly as "absent"; a deleted invoice leaves a versioned tombstone.
 
+#[cfg(feature = "test-hooks")]
+mod hooks;
 mod keys;
 mod local;
 mod read_through;
@@ -14,9 +16,11 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
+#[cfg(feature = "test-hooks")]
+pub use hooks::{BeforeFill, TestHooks};
 pub use local::LocalCache;
 use rand::Rng;
-pub use read_through::{BeforeFill, Found, ReadThrough, Source};
+pub use read_through::{Found, ReadThrough, Source};
 pub use redis::RedisCache;
 
 /// What the cache holds for an id.

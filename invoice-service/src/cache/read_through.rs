@@ -2,14 +2,13 @@
 //! many requests ask at once (single flight), and a guarded fill.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use service_kit::ApiError;
+use service_kit::StoreError;
 
 use super::{Entry, InvoiceCache, Lookup, Ttl};
 use crate::store::InvoiceStore;
@@ -28,19 +27,15 @@ pub struct Found {
     pub invoice: Bytes,
 }
 
-/// A test hook: runs after the store read and before the cache fill.
-pub type BeforeFill = Arc<dyn Fn(ObjectId) -> BoxFuture<'static, ()> + Send + Sync>;
-
-type Flight = Shared<BoxFuture<'static, Result<Option<Found>, ApiError>>>;
+type Flight = Shared<BoxFuture<'static, Result<Option<Found>, StoreError>>>;
 
 pub struct ReadThrough {
     store: Arc<dyn InvoiceStore>,
     cache: Arc<InvoiceCache>,
     ttl: Ttl,
     in_flight: Mutex<HashMap<ObjectId, Flight>>,
-    before_fill: Option<BeforeFill>,
-    /// Store reads made for `GET /invoices/{id}` by this instance.
-    pub store_reads: AtomicU64,
+    #[cfg(feature = "test-hooks")]
+    hooks: super::TestHooks,
 }
 
 impl ReadThrough {
@@ -48,20 +43,26 @@ impl ReadThrough {
         store: Arc<dyn InvoiceStore>,
         cache: Arc<InvoiceCache>,
         ttl: Ttl,
-        before_fill: Option<BeforeFill>,
+        #[cfg(feature = "test-hooks")] hooks: super::TestHooks,
     ) -> Self {
         Self {
             store,
             cache,
             ttl,
             in_flight: Mutex::new(HashMap::new()),
-            before_fill,
-            store_reads: AtomicU64::new(0),
+            #[cfg(feature = "test-hooks")]
+            hooks,
         }
     }
 
+    /// What this instance's test hooks counted.
+    #[cfg(feature = "test-hooks")]
+    pub fn hooks(&self) -> &super::TestHooks {
+        &self.hooks
+    }
+
     /// The invoice's JSON, or `None` when there is no such invoice.
-    pub async fn read(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, ApiError> {
+    pub async fn read(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, StoreError> {
         match self.cache.get(id).await {
             Ok(Lookup::Hit(invoice)) => {
                 metrics::counter!("cache_hits_total").increment(1);
@@ -80,12 +81,12 @@ impl ReadThrough {
         self.join_flight(id).await
     }
 
-    async fn join_flight(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, ApiError> {
+    async fn join_flight(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, StoreError> {
         let flight = {
             let mut in_flight = self
                 .in_flight
                 .lock()
-                .map_err(|_| ApiError::internal(&"in-flight map poisoned"))?;
+                .map_err(|_| StoreError::Internal("in-flight map poisoned".into()))?;
             in_flight
                 .entry(id)
                 .or_insert_with(|| {
@@ -99,8 +100,9 @@ impl ReadThrough {
                         result
                     });
                     async move {
-                        task.await
-                            .unwrap_or_else(|e| Err(ApiError::internal(&format!("read task: {e}"))))
+                        task.await.unwrap_or_else(|e| {
+                            Err(StoreError::Internal(format!("read task: {e}")))
+                        })
                     }
                     .boxed()
                     .shared()
@@ -111,7 +113,7 @@ impl ReadThrough {
     }
 
     /// One store read and a guarded fill.
-    async fn load(&self, id: ObjectId) -> Result<Option<Found>, ApiError> {
+    async fn load(&self, id: ObjectId) -> Result<Option<Found>, StoreError> {
         // A request that missed just before the previous flight filled the cache lands
         // here: look again before going to the store.
         if let Ok(Lookup::Hit(invoice)) = self.cache.get(id).await {
@@ -120,20 +122,18 @@ impl ReadThrough {
                 invoice,
             }));
         }
-        self.store_reads.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("invoice_store_reads_total").increment(1);
-        let invoice = self
-            .store
-            .get(id)
-            .await
-            .map_err(|e| e.into_api_error(self.store.name()))?;
-        if let Some(hook) = &self.before_fill {
-            hook(id).await;
-        }
+        #[cfg(feature = "test-hooks")]
+        self.hooks.count_store_read();
+        let invoice = self.store.get(id).await?;
+        #[cfg(feature = "test-hooks")]
+        self.hooks.before_fill(id).await;
         match invoice {
             Some(invoice) => {
-                let json =
-                    Bytes::from(serde_json::to_vec(&invoice).map_err(|e| ApiError::internal(&e))?);
+                let json = Bytes::from(
+                    serde_json::to_vec(&invoice)
+                        .map_err(|e| StoreError::Internal(format!("invoice JSON: {e}")))?,
+                );
                 let entry = Entry {
                     version: invoice.version,
                     payload: json.clone(),

@@ -3,7 +3,7 @@
 //! tax at most 100%) the totals stay below 2 × 10^18 and always fit; the tax's
 //! intermediate product is taken in 128 bits so that it does not overflow first.
 
-use super::invoice::LineItem;
+use super::line_item::LineItem;
 
 /// What an invoice adds up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,7 @@ fn insert_row(conn: &Connection, invoice: &Invoice) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             invoice.id.to_hex(),
-            invoice.customer_id,
+            invoice.customer_id.to_hex(),
             invoice.status.as_str(),
             invoice.number.as_deref().and_then(Invoice::sequence_of),
             invoice.version,
@@ -91,10 +91,6 @@ fn replace_row(conn: &Connection, current: &Invoice, next: &Invoice) -> Result<b
 
 #[async_trait]
 impl InvoiceStore for EmbeddedInvoiceStore {
-    fn name(&self) -> &'static str {
-        "embedded store"
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
@@ -114,7 +110,7 @@ impl InvoiceStore for EmbeddedInvoiceStore {
         after: Option<ObjectId>,
         limit: usize,
     ) -> Result<Vec<Invoice>, StoreError> {
-        let customer_id = filter.customer_id.clone();
+        let customer_id = filter.customer_id.map(|id| id.to_hex());
         let status = filter.status.map(|s| s.as_str());
         let after = after.map(|id| id.to_hex());
         self.db

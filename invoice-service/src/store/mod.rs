@@ -16,14 +16,12 @@ use crate::domain::{Invoice, Status};
 /// The list filters of `GET /invoices`.
 #[derive(Debug, Clone, Default)]
 pub struct InvoiceFilter {
-    pub customer_id: Option<String>,
+    pub customer_id: Option<ObjectId>,
     pub status: Option<Status>,
 }
 
 #[async_trait]
 pub trait InvoiceStore: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
-
     async fn ping(&self) -> Result<(), StoreError>;
 
     async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError>;
@@ -43,7 +41,7 @@ pub trait InvoiceStore: Send + Sync + 'static {
 
     /// Like [`InvoiceStore::replace`] for finalize: gives `next` the next invoice number,
     /// one more than the highest assigned, in the same conditional write. `None` when
-    /// another write won.
+    /// another write won, or other finalizes kept taking the next number first.
     async fn replace_numbered(
         &self,
         current: &Invoice,

@@ -1,18 +1,16 @@
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
-use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{bounded, insert_all_if_empty, opt_datetime};
+use service_kit::mongo::{
+    Indexes, bounded, find_page, index, insert_all_if_empty, opt_datetime, unique_index,
+};
 use service_kit::{Metadata, StoreError};
 
 use super::{InvoiceFilter, InvoiceStore};
-use crate::domain::{Invoice, LineItem, Status};
+use crate::domain::{Currency, Invoice, LineItem, Status};
 
 /// An invoice as MongoDB keeps it: the API fields, the number as an integer for the
 /// "next number" query, and the write version. Money is Int64, never Decimal128 or double.
@@ -24,10 +22,11 @@ struct InvoiceDocument {
     number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     number_seq: Option<i64>,
-    customer_id: String,
+    #[serde(with = "service_kit::id::hex")]
+    customer_id: ObjectId,
     customer_name: String,
     customer_email: String,
-    currency: String,
+    currency: Currency,
     items: Vec<LineItem>,
     subtotal: i64,
     tax_rate_bps: u32,
@@ -58,7 +57,7 @@ impl From<&Invoice> for InvoiceDocument {
             id: i.id,
             number: i.number.clone(),
             number_seq: i.number.as_deref().and_then(Invoice::sequence_of),
-            customer_id: i.customer_id.clone(),
+            customer_id: i.customer_id,
             customer_name: i.customer_name.clone(),
             customer_email: i.customer_email.clone(),
             currency: i.currency.clone(),
@@ -118,51 +117,30 @@ const MAX_NUMBER_ATTEMPTS: usize = 64;
 pub struct MongoInvoiceStore {
     database: Database,
     invoices: Collection<InvoiceDocument>,
-    indexes_ready: AtomicBool,
+    indexes: Indexes,
 }
 
 impl MongoInvoiceStore {
     pub fn new(database: Database) -> Self {
+        let invoices = database.collection("invoices");
+        let indexes = Indexes::new(
+            &invoices,
+            vec![
+                index(doc! {"customer_id": 1}, "customer_id"),
+                index(doc! {"status": 1}, "status"),
+                index(doc! {"number_seq": 1}, "number_seq"),
+                unique_index(
+                    doc! {"number": 1},
+                    "number_unique",
+                    Some(doc! {"number": {"$type": "string"}}),
+                ),
+            ],
+        );
         Self {
-            invoices: database.collection("invoices"),
             database,
-            indexes_ready: AtomicBool::new(false),
+            invoices,
+            indexes,
         }
-    }
-
-    async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        if self.indexes_ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let named = |name: &str| IndexOptions::builder().name(name.to_owned()).build();
-        let indexes = [
-            IndexModel::builder()
-                .keys(doc! {"customer_id": 1})
-                .options(named("customer_id"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! {"status": 1})
-                .options(named("status"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! {"number_seq": 1})
-                .options(named("number_seq"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! {"number": 1})
-                .options(
-                    IndexOptions::builder()
-                        .name("number_unique".to_owned())
-                        .unique(true)
-                        .partial_filter_expression(doc! {"number": {"$type": "string"}})
-                        .build(),
-                )
-                .build(),
-        ];
-        bounded(self.invoices.create_indexes(indexes)).await?;
-        self.indexes_ready.store(true, Ordering::Release);
-        tracing::info!("invoices indexes ready");
-        Ok(())
     }
 
     async fn highest_sequence(&self) -> Result<i64, StoreError> {
@@ -182,17 +160,13 @@ impl MongoInvoiceStore {
 
 #[async_trait]
 impl InvoiceStore for MongoInvoiceStore {
-    fn name(&self) -> &'static str {
-        "MongoDB"
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         bounded(self.database.run_command(doc! {"ping": 1})).await?;
-        self.ensure_indexes().await
+        self.indexes.ensure().await
     }
 
     async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {
-        self.ensure_indexes().await?;
+        self.indexes.ensure().await?;
         bounded(self.invoices.insert_one(InvoiceDocument::from(invoice))).await?;
         Ok(())
     }
@@ -209,26 +183,13 @@ impl InvoiceStore for MongoInvoiceStore {
         limit: usize,
     ) -> Result<Vec<Invoice>, StoreError> {
         let mut query = Document::new();
-        if let Some(customer_id) = &filter.customer_id {
-            query.insert("customer_id", customer_id);
+        if let Some(customer_id) = filter.customer_id {
+            query.insert("customer_id", customer_id.to_hex());
         }
         if let Some(status) = filter.status {
             query.insert("status", status.as_str());
         }
-        if let Some(after) = after {
-            query.insert("_id", doc! {"$gt": after});
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let documents: Vec<InvoiceDocument> = bounded(async {
-            self.invoices
-                .find(query)
-                .sort(doc! {"_id": 1})
-                .limit(limit)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+        let documents = find_page(&self.invoices, query, after, limit).await?;
         Ok(documents.into_iter().map(Invoice::from).collect())
     }
 
@@ -249,7 +210,7 @@ impl InvoiceStore for MongoInvoiceStore {
         current: &Invoice,
         mut next: Invoice,
     ) -> Result<Option<Invoice>, StoreError> {
-        self.ensure_indexes().await?;
+        self.indexes.ensure().await?;
         for _ in 0..MAX_NUMBER_ATTEMPTS {
             let sequence = self.highest_sequence().await? + 1;
             next.number = Some(Invoice::number_for(sequence));
@@ -260,9 +221,8 @@ impl InvoiceStore for MongoInvoiceStore {
                 Err(error) => return Err(error),
             }
         }
-        Err(StoreError::Unavailable(
-            "too many concurrent finalizes; try again".into(),
-        ))
+        // Other finalizes kept taking the next number first: contention, like a lost race.
+        Ok(None)
     }
 
     async fn delete(&self, current: &Invoice) -> Result<bool, StoreError> {
@@ -271,7 +231,7 @@ impl InvoiceStore for MongoInvoiceStore {
     }
 
     async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
-        self.ensure_indexes().await?;
+        self.indexes.ensure().await?;
         let documents = invoices.iter().map(InvoiceDocument::from).collect();
         insert_all_if_empty(&self.invoices, documents).await
     }

@@ -262,8 +262,8 @@ async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
     let customer_id = app.create_customer("Gone", "gone@example.com").await;
     let invoice = app.create_invoice(&customer_id).await;
     let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
-    let TestApp { customers, .. } = &app;
-    let customers_base = customers.base.clone();
+    let customers_base = app.customers.base.clone();
+    let invoices = (*app).clone();
     drop(app.customers);
     // customer-service stops listening at once on its shutdown signal.
     let mut stopped = false;
@@ -281,8 +281,9 @@ async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
 
     let started = Instant::now();
     let (status, body): (StatusCode, Value) = status_and_json(
-        app.http
-            .post(format!("{}/invoices", app.base))
+        invoices
+            .http
+            .post(format!("{}/invoices", invoices.base))
             .json(&invoice_body(&customer_id))
             .send()
             .await
@@ -293,8 +294,9 @@ async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
     assert_eq!(body["code"], "dependency_unavailable");
     assert!(started.elapsed() < Duration::from_millis(2500));
     let (status, _) = status_and_json(
-        app.http
-            .get(format!("{}{path}", app.base))
+        invoices
+            .http
+            .get(format!("{}{path}", invoices.base))
             .send()
             .await
             .unwrap(),

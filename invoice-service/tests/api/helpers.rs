@@ -1,51 +1,44 @@
+use std::ops::Deref;
 use std::time::Duration;
 
 use invoice_service::Settings;
 use invoice_service::cache::BeforeFill;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use test_support::{Backend, scratch_dir, unique_name};
+use test_support::{Backend, Client, scratch_dir};
+#[allow(unused_imports)]
+pub use test_support::{Running, assert_error, status_and_json};
 
-/// A running service and what keeps it alive.
-pub struct Running {
-    pub base: String,
-    _data_dir: Option<tempfile::TempDir>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
+/// invoice-service and the customer-service it asks, each on a free port with a database
+/// (and cache key prefix) of its own.
 pub struct TestApp {
-    pub base: String,
-    pub http: reqwest::Client,
+    client: Client,
     pub customers: Running,
     pub settings: Settings,
     _invoices: Running,
-    _data_dir: tempfile::TempDir,
+    _data_dirs: [tempfile::TempDir; 2],
 }
 
-pub async fn spawn_customer_service(mongodb_uri: Option<String>) -> Running {
-    let data_dir = scratch_dir();
-    let settings = customer_service::Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        mongodb_uri,
-        mongodb_db: unique_name("customers"),
-        data_dir: data_dir.path().to_path_buf(),
-        seed_sample_data: false,
-        api_keys: None,
-        rate_limit: Default::default(),
-    };
+impl Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// customer-service with `settings`.
+pub async fn spawn_customer_service(settings: customer_service::Settings) -> Running {
     let app = customer_service::build(settings)
         .await
         .expect("customer-service builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
-    Running {
-        base,
-        _data_dir: Some(data_dir),
-        _shutdown: tx,
+    test_support::run(app)
+}
+
+/// customer-service on the suite's backend, with a database of its own in `data_dir`.
+pub fn customer_settings(data_dir: &std::path::Path) -> customer_service::Settings {
+    customer_service::Settings {
+        common: Backend::from_env().common("customers", data_dir),
     }
 }
 
@@ -54,42 +47,24 @@ pub async fn spawn_invoice_service(settings: Settings) -> Running {
     let app = invoice_service::build(settings)
         .await
         .expect("invoice-service builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
-    Running {
-        base,
-        _data_dir: None,
-        _shutdown: tx,
-    }
+    test_support::run(app)
 }
 
 /// Settings for a fresh invoice-service with a database and key prefix of its own.
 pub fn invoice_settings(customer_service_url: &str, data_dir: &std::path::Path) -> Settings {
-    let (mongodb_uri, redis_url) = match Backend::from_env() {
-        Backend::Mongo { uri, redis_url } => (Some(uri), Some(redis_url)),
-        Backend::Embedded => (None, None),
-    };
+    let backend = Backend::from_env();
     Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        mongodb_uri,
-        mongodb_db: unique_name("invoices"),
-        data_dir: data_dir.to_path_buf(),
-        redis_url,
+        common: backend.common("invoices", data_dir),
+        redis_url: backend.redis_url(),
         cache_ttl: Duration::from_secs(3600),
-        cache_key_prefix: format!("{}:", unique_name("test")),
+        cache_key_prefix: format!("{}:", test_support::unique_name("test")),
         customer_service_url: customer_service_url.to_owned(),
         customer_service_api_key: None,
-        seed_sample_data: false,
-        api_keys: None,
-        rate_limit: Default::default(),
         before_cache_fill: None,
     }
 }
 
+#[derive(Default)]
 pub struct Options {
     pub mongodb_uri: Option<String>,
     pub redis_url: Option<String>,
@@ -97,29 +72,18 @@ pub struct Options {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Options {
-        mongodb_uri: None,
-        redis_url: None,
-        before_fill: None,
-    })
-    .await
+    spawn_app_with(Options::default()).await
 }
 
 /// Both services; `options` override the backend's MongoDB and Redis.
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    if std::env::var_os("RUST_LOG").is_some() {
-        // Logs to read while debugging; tests export no traces, so the guard can go.
-        let _ = service_kit::telemetry::init("billing-system");
-    }
-    let backend_uri = match Backend::from_env() {
-        Backend::Mongo { uri, .. } => Some(uri),
-        Backend::Embedded => None,
-    };
-    let customers = spawn_customer_service(backend_uri).await;
+    test_support::debug_logs("billing-system");
+    let customers_dir = scratch_dir();
+    let customers = spawn_customer_service(customer_settings(customers_dir.path())).await;
     let data_dir = scratch_dir();
     let mut settings = invoice_settings(&customers.base, data_dir.path());
     if options.mongodb_uri.is_some() {
-        settings.mongodb_uri = options.mongodb_uri;
+        settings.common.mongodb_uri = options.mongodb_uri;
     }
     if options.redis_url.is_some() {
         settings.redis_url = options.redis_url;
@@ -127,20 +91,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.before_cache_fill = options.before_fill;
     let invoices = spawn_invoice_service(settings.clone()).await;
     TestApp {
-        base: invoices.base.clone(),
-        http: reqwest::Client::new(),
+        client: Client::new(&invoices.base),
         customers,
         settings,
         _invoices: invoices,
-        _data_dir: data_dir,
+        _data_dirs: [customers_dir, data_dir],
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     /// Another instance of invoice-service sharing this one's database and cache.
     pub async fn second_instance(&self) -> Running {
         let mut settings = self.settings.clone();
@@ -148,44 +107,11 @@ impl TestApp {
         spawn_invoice_service(settings).await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("sent")
-    }
-
-    pub async fn post_empty(&self, path: &str) -> Response {
-        self.http.post(self.url(path)).send().await.expect("sent")
-    }
-
-    pub async fn patch(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("sent")
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).send().await.expect("sent")
-    }
-
-    pub async fn delete(&self, path: &str) -> Response {
-        self.http.delete(self.url(path)).send().await.expect("sent")
-    }
-
     pub async fn create_customer(&self, name: &str, email: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/customers", self.customers.base))
-            .json(&json!({"name": name, "email": email}))
-            .send()
-            .await
-            .expect("sent");
+        let customers = Client::new(&self.customers.base);
+        let response = customers
+            .post("/customers", &json!({"name": name, "email": email}))
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.unwrap();
         body["id"].as_str().unwrap().to_owned()
@@ -211,21 +137,6 @@ pub fn invoice_body(customer_id: &str) -> Value {
         "tax_rate_bps": 850,
         "due_date": "2026-12-31"
     })
-}
-
-pub async fn status_and_json(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
-    assert_eq!(status, expected, "body: {body}");
-    assert_eq!(body["code"], code, "body: {body}");
-    assert!(
-        body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "body: {body}"
-    );
 }
 
 /// `invoice_instance_store_reads` from `/metrics` of the service at `base`.

@@ -46,7 +46,7 @@ async fn metrics_move_after_requests() {
         "upstream_request_duration_seconds",
         "mongodb_call_duration_seconds",
     ] {
-        if name.starts_with("mongodb") && app.settings.mongodb_uri.is_none() {
+        if name.starts_with("mongodb") && app.settings.common.mongodb_uri.is_none() {
             continue;
         }
         assert!(text.contains(name), "{name} missing from /metrics");

@@ -5,10 +5,11 @@ use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
 use serde_json::json;
 use service_kit::auth::ApiKeys;
-use test_support::{Backend, scratch_dir};
+use test_support::scratch_dir;
 
 use crate::helpers::{
-    assert_error, invoice_body, invoice_settings, spawn_app, spawn_invoice_service, status_and_json,
+    assert_error, customer_settings, invoice_body, invoice_settings, spawn_app,
+    spawn_customer_service, spawn_invoice_service, status_and_json,
 };
 
 const CUSTOMER_KEY: &str = "ck_test_customers_0123456789";
@@ -19,28 +20,11 @@ const INVOICE_TO_CUSTOMER_KEY: &str = "ck_test_from_invoices_0123456789";
 async fn invoice_service_presents_its_own_key_to_customer_service() {
     let data_dir = scratch_dir();
     let customers_dir = scratch_dir();
-    let mut customer_settings = customer_service::Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        mongodb_uri: match Backend::from_env() {
-            Backend::Mongo { uri, .. } => Some(uri),
-            Backend::Embedded => None,
-        },
-        mongodb_db: test_support::unique_name("customers"),
-        data_dir: customers_dir.path().to_path_buf(),
-        seed_sample_data: false,
-        api_keys: Some(
-            ApiKeys::parse(&format!("{CUSTOMER_KEY},{INVOICE_TO_CUSTOMER_KEY}")).unwrap(),
-        ),
-        rate_limit: Default::default(),
-    };
-    customer_settings.port = 0;
-    let customers = customer_service::build(customer_settings).await.unwrap();
-    let customers_base = format!("http://127.0.0.1:{}", customers.port());
-    let (_stop_customers, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(customers.run_until(async {
-        let _ = stopped.await;
-    }));
+    let mut customer_settings = customer_settings(customers_dir.path());
+    customer_settings.common.api_keys =
+        Some(ApiKeys::parse(&format!("{CUSTOMER_KEY},{INVOICE_TO_CUSTOMER_KEY}")).unwrap());
+    let customers = spawn_customer_service(customer_settings).await;
+    let customers_base = customers.base.clone();
 
     let http = reqwest::Client::new();
     let response = http
@@ -58,7 +42,7 @@ async fn invoice_service_presents_its_own_key_to_customer_service() {
         (Some(INVOICE_TO_CUSTOMER_KEY), StatusCode::CREATED),
     ] {
         let mut settings = invoice_settings(&customers_base, data_dir.path());
-        settings.api_keys = Some(ApiKeys::parse(INVOICE_KEY).unwrap());
+        settings.common.api_keys = Some(ApiKeys::parse(INVOICE_KEY).unwrap());
         settings.customer_service_api_key = their_key.map(|k| SecretString::from(k.to_owned()));
         let invoices = spawn_invoice_service(settings).await;
         let unauthorized = http

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::extract::MAX_BODY_BYTES;
 use crate::store::StoreError;
 
@@ -133,12 +133,7 @@ pub async fn idempotent_posts(
         .unwrap_or_else(Principal::anonymous);
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The body is larger than 1 MiB.",
-        )
-        .into_response();
+        return ApiError::from(codes::PAYLOAD_TOO_LARGE).into_response();
     };
     let key = hex::encode(
         Sha256::new()
@@ -161,20 +156,10 @@ pub async fn idempotent_posts(
         Ok(Begin::Run { resource_id }) => resource_id,
         Ok(Begin::Replay(stored)) => return replay(stored),
         Ok(Begin::Mismatch) => {
-            return ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request.",
-            )
-            .into_response();
+            return ApiError::from(codes::IDEMPOTENCY_KEY_REUSED).into_response();
         }
         Ok(Begin::InProgress) => {
-            return ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-            )
-            .into_response();
+            return ApiError::from(codes::IDEMPOTENCY_KEY_IN_USE).into_response();
         }
         Err(error) => return error.into_api_error(idempotency.dependency).into_response(),
     };

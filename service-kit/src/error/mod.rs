@@ -1,11 +1,14 @@
 //! The contract's error body: `{"error": "...", "code": "...", "details": [...]}`.
 //!
-//! Each service keeps its own error enum and converts it into [`ApiError`], which is the one
-//! place that knows how an error is written on the wire.
+//! Every answer is made from an entry of the code table ([`codes`]); each service maps its
+//! own error enum onto entries of that table and its own.
+
+pub mod codes;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+pub use codes::ErrorCode;
 use serde::Serialize;
 
 /// One field that failed validation.
@@ -31,7 +34,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<FieldError>,
-    /// Extra headers, such as `Retry-After`.
+    /// Seconds for a `Retry-After` header.
     pub retry_after_seconds: Option<u64>,
 }
 
@@ -43,53 +46,41 @@ struct ErrorBody<'a> {
     details: &'a [FieldError],
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
         Self {
-            status,
-            code,
-            message: message.into(),
+            status: code.status,
+            code: code.code,
+            message: code.sentence.to_owned(),
             details: Vec::new(),
             retry_after_seconds: None,
         }
     }
+}
 
-    pub fn invalid_id() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            "The id must be a 24-character hexadecimal string.",
-        )
+impl ApiError {
+    /// `code` with a more precise sentence than the table's.
+    pub fn saying(code: ErrorCode, message: impl Into<String>) -> Self {
+        let mut error = Self::from(code);
+        error.message = message.into();
+        error
+    }
+
+    pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
+        self.details = details;
+        self
     }
 
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+        Self::saying(codes::INVALID_JSON, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("No {what} with that id exists."),
-        )
-    }
-
-    pub fn route_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "No route matches this path.",
-        )
+        Self::saying(codes::NOT_FOUND, format!("No {what} with that id exists."))
     }
 
     pub fn validation(details: Vec<FieldError>) -> Self {
-        let mut error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The request is not valid; see details.",
-        );
-        error.details = details;
-        error
+        Self::from(codes::VALIDATION_FAILED).with_details(details)
     }
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -97,21 +88,24 @@ impl ApiError {
     }
 
     pub fn unavailable(dependency: &str) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "dependency_unavailable",
+        Self::saying(
+            codes::DEPENDENCY_UNAVAILABLE,
             format!("{dependency} is unavailable; try again shortly."),
+        )
+    }
+
+    /// Write contention on `what`: the version-checked write kept losing its race.
+    pub fn contended(what: &str) -> Self {
+        Self::saying(
+            codes::CONFLICT,
+            format!("The {what} was changed by other requests at the same time; try again."),
         )
     }
 
     /// A failure of ours. The cause is logged here and never sent to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Something went wrong on our side.",
-        )
+        Self::from(codes::INTERNAL_ERROR)
     }
 }
 

@@ -1,19 +1,110 @@
 //! invoice-service's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
-//! attributes and the domain types' `ToSchema` derives, and served at `GET /openapi.json`
-//! with Swagger UI at `GET /docs`.
+//! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
+//! Swagger UI at `GET /docs`.
+
+use std::collections::BTreeMap;
 
 use axum::Router;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use service_kit::codes::{
+    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
+};
 use service_kit::openapi::{ID_PATTERN, Shared, code_pattern, non_blank_text, nullable};
+use service_kit::{Page, error_responses};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, Ref};
 use utoipa::{OpenApi, ToSchema};
 
+use super::dto::LineItemInput;
+use super::{invoices, ready};
 use crate::domain::{
-    Invoice, LineItemInput, MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_TAX_RATE_BPS,
-    MAX_UNIT_AMOUNT,
+    MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_TAX_RATE_BPS, MAX_UNIT_AMOUNT,
 };
-use crate::routes::{invoices, ready};
+use crate::error::{CUSTOMER_NOT_FOUND, INVALID_TRANSITION};
+
+error_responses! {
+    /// Reading one invoice.
+    pub ReadErrors = [GUARDED, BY_ID];
+    /// Creating a draft.
+    pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[CUSTOMER_NOT_FOUND]];
+    /// Editing a draft.
+    pub EditErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[INVALID_TRANSITION]];
+    /// A lifecycle transition.
+    pub TransitionErrors = [GUARDED, BY_ID, IDEMPOTENT, CONTENDED, &[INVALID_TRANSITION]];
+    /// Deleting a draft.
+    pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, &[INVALID_TRANSITION]];
+    /// Listing invoices.
+    pub ListErrors = [GUARDED, QUERY];
+    /// `GET /ready`.
+    pub ReadyErrors = [&[DEPENDENCY_UNAVAILABLE]];
+}
+
+// ---------------------------------------------------------------- the invoice
+// The document's names for the domain types, describing their serialisation; a test keeps
+// the two alike.
+
+/// Where an invoice is in its life.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Status)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StatusSchema {
+    Draft,
+    Open,
+    Paid,
+    Void,
+    Uncollectible,
+}
+
+/// One line of an invoice. `amount` = `quantity` × `unit_amount`.
+#[derive(ToSchema)]
+#[schema(as = LineItem)]
+#[allow(dead_code)]
+pub struct LineItemSchema {
+    description: String,
+    quantity: u32,
+    unit_amount: i64,
+    amount: i64,
+}
+
+/// A stored invoice, as the API returns it.
+#[derive(ToSchema)]
+#[schema(as = Invoice)]
+#[allow(dead_code)]
+pub struct InvoiceSchema {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    id: String,
+    /// `INV-000001`…: given at finalize, unique and gapless; null while draft.
+    #[schema(pattern = "^INV-[0-9]{6,}$")]
+    number: Option<String>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    customer_id: String,
+    customer_name: String,
+    customer_email: String,
+    /// ISO 4217, upper-case.
+    #[schema(pattern = "^[A-Z]{3}$", examples("USD"))]
+    currency: String,
+    items: Vec<LineItemSchema>,
+    subtotal: i64,
+    tax_rate_bps: u32,
+    tax: i64,
+    total: i64,
+    amount_paid: i64,
+    amount_due: i64,
+    status: StatusSchema,
+    due_date: Option<NaiveDate>,
+    #[schema(value_type = service_kit::Metadata)]
+    metadata: BTreeMap<String, String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finalized_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+    voided_at: Option<DateTime<Utc>>,
+}
+
+/// A page of invoices.
+pub type InvoiceList = Page<InvoiceSchema>;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,13 +149,14 @@ where
 // describe them.
 
 /// `201` of `POST /invoices`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct InvoiceCreated {
     #[schema(examples("Invoice created"))]
     pub message: String,
     #[schema(pattern = "^[0-9a-f]{24}$")]
     pub id: String,
-    pub invoice: Invoice,
+    pub invoice: InvoiceSchema,
 }
 
 /// Where `GET /invoices/{id}` read the invoice from.
@@ -76,20 +168,23 @@ pub enum ReadSource {
 }
 
 /// `200` of `GET /invoices/{id}`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct InvoiceRead {
     pub source: ReadSource,
-    pub invoice: Invoice,
+    pub invoice: InvoiceSchema,
 }
 
 /// `200` of an edit or a transition.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct InvoiceEnvelope {
-    pub invoice: Invoice,
+    pub invoice: InvoiceSchema,
 }
 
 /// `200` of `DELETE /invoices/{id}`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct InvoiceDeleted {
     #[schema(examples("Invoice deleted"))]
     pub message: String,
@@ -252,6 +347,22 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_invoice_has_the_fields_an_invoice_is_written_with() {
+        let doc = document();
+        let mut documented: Vec<&String> = doc["components"]["schemas"]["Invoice"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let invoice = crate::seed::sample_invoices().unwrap().remove(0);
+        let written = serde_json::to_value(invoice).unwrap();
+        let mut written: Vec<&String> = written.as_object().unwrap().keys().collect();
+        documented.sort();
+        written.sort();
+        assert_eq!(documented, written);
+    }
+
+    #[test]
     fn creates_and_transitions_take_an_idempotency_key() {
         let doc = document();
         for (path, method) in [
@@ -295,8 +406,8 @@ mod tests {
             "customer_id": "65f000000000000000000001", "currency": currency,
             "items": [{"description": description, "quantity": 1, "unit_amount": 1}],
         });
-        let raw: crate::domain::CreateInvoice = serde_json::from_value(body).unwrap();
-        crate::domain::NewInvoice::parse(raw).is_ok()
+        let raw: super::super::dto::CreateInvoice = serde_json::from_value(body).unwrap();
+        crate::domain::NewInvoice::parse(raw.into()).is_ok()
     }
 
     #[test]

@@ -1,17 +1,60 @@
 //! customer-service's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
-//! attributes and the domain types' `ToSchema` derives, and served at `GET /openapi.json`
-//! with Swagger UI at `GET /docs`.
+//! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
+//! Swagger UI at `GET /docs`.
+
+use std::collections::BTreeMap;
 
 use axum::Router;
+use chrono::{DateTime, Utc};
+use service_kit::codes::{
+    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
+};
 use service_kit::openapi::{Shared, code_pattern, non_blank_text, nullable, plain_text};
-use utoipa::OpenApi;
+use service_kit::{Page, error_responses};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, OneOfBuilder, Ref, RefOr};
+use utoipa::{OpenApi, ToSchema};
 
-use crate::domain::{
-    Address, MAX_ADDRESS_LINE_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS,
-};
-use crate::routes::{customers, ready};
+use super::dto::AddressInput;
+use super::{customers, ready};
+use crate::domain::{MAX_ADDRESS_LINE_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS};
+use crate::error::EMAIL_TAKEN;
+
+error_responses! {
+    /// Reading or deleting one customer.
+    pub OneCustomerErrors = [GUARDED, BY_ID];
+    /// Creating a customer.
+    pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[EMAIL_TAKEN]];
+    /// Changing a customer.
+    pub UpdateErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[EMAIL_TAKEN]];
+    /// Listing customers.
+    pub ListErrors = [GUARDED, QUERY];
+    /// `GET /ready`.
+    pub ReadyErrors = [&[DEPENDENCY_UNAVAILABLE]];
+}
+
+/// A customer as the API returns it (the document's name for [`crate::domain::Customer`],
+/// whose serialisation it describes; a test keeps the two alike).
+#[derive(ToSchema)]
+#[schema(as = Customer)]
+#[allow(dead_code)]
+pub struct CustomerSchema {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    id: String,
+    name: String,
+    #[schema(examples("billing@acme-widgets.example"))]
+    email: String,
+    phone: Option<String>,
+    #[schema(value_type = Option<AddressInput>)]
+    address: Option<AddressInput>,
+    #[schema(value_type = service_kit::Metadata)]
+    metadata: BTreeMap<String, String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A page of customers.
+pub type CustomerList = Page<CustomerSchema>;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -82,9 +125,7 @@ pub fn phone() -> Schema {
 /// `address` in a request: the address, or `null` for none.
 pub fn address() -> Schema {
     OneOfBuilder::new()
-        .item(RefOr::Ref(Ref::from_schema_name(
-            <Address as utoipa::ToSchema>::name(),
-        )))
+        .item(RefOr::Ref(Ref::from_schema_name(AddressInput::name())))
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .build()
         .into()
@@ -152,6 +193,22 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_customer_has_the_fields_a_customer_is_written_with() {
+        let doc = document();
+        let mut documented: Vec<&String> = doc["components"]["schemas"]["Customer"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let customer = crate::seed::sample_customers().unwrap().remove(0);
+        let written = serde_json::to_value(customer).unwrap();
+        let mut written: Vec<&String> = written.as_object().unwrap().keys().collect();
+        documented.sort();
+        written.sort();
+        assert_eq!(documented, written);
+    }
+
+    #[test]
     fn business_routes_need_the_bearer_key_and_operational_ones_do_not() {
         let doc = document();
         assert_eq!(
@@ -181,8 +238,8 @@ mod tests {
             Some((outer, inner)) => body[outer] = serde_json::json!({ inner: value }),
             None => body[field] = serde_json::json!(value),
         }
-        let raw: crate::domain::CreateCustomer = serde_json::from_value(body).unwrap();
-        crate::domain::NewCustomer::parse(raw, service_kit::time::now()).is_ok()
+        let raw: super::super::dto::CreateCustomer = serde_json::from_value(body).unwrap();
+        crate::domain::NewCustomer::parse(raw.into(), service_kit::time::now()).is_ok()
     }
 
     fn samples() -> Vec<String> {

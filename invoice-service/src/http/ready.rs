@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::openapi::ReadyErrors;
 
 /// `GET /ready`: 503 when the store does not answer. A cache that is down is reported but
 /// does not make the service unready: reads and writes go on against the store.
@@ -17,15 +18,15 @@ use super::AppState;
         service unready: reads and writes go on against the database.",
     responses(
         (status = 200, description = "Ready.", body = service_kit::openapi::Readiness),
-        (status = 503, response = service_kit::openapi::ServiceUnavailable),
+        ReadyErrors,
     ),
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (store_result, cache_up) = tokio::join!(state.store.ping(), state.cache.ping());
+    let (store_result, cache_up) = state.invoices.ping().await;
     let store_up = store_result.is_ok();
     let checks = json!({
-        state.store.name(): if store_up { "up" } else { "down" },
-        state.cache.name(): if cache_up { "up" } else { "down" },
+        state.store_name: if store_up { "up" } else { "down" },
+        state.invoices.cache_name(): if cache_up { "up" } else { "down" },
     });
     if store_up {
         (
@@ -35,7 +36,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             .into_response()
     } else {
         let body = json!({
-            "error": format!("{} is unavailable; try again shortly.", state.store.name()),
+            "error": format!("{} is unavailable; try again shortly.", state.store_name),
             "code": "dependency_unavailable",
             "checks": checks,
         });

@@ -1,20 +1,23 @@
-//! The HTTP surface of customer-service.
+//! The HTTP surface of customer-service: routes extract, call the application layer and
+//! answer.
 
-pub(crate) mod customers;
-pub(crate) mod ready;
-
-use std::sync::Arc;
+pub mod customers;
+pub mod dto;
+pub mod openapi;
+pub mod ready;
 
 use axum::Router;
 use axum::routing::get;
 use service_kit::http::Guards;
 
-use crate::store::CustomerStore;
+use crate::app::Customers;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn CustomerStore>,
+    pub customers: Customers,
+    /// The store's name as `/ready` gives it.
+    pub store_name: &'static str,
 }
 
 pub fn router(state: AppState, guards: Guards) -> Router {
@@ -32,7 +35,7 @@ pub fn router(state: AppState, guards: Guards) -> Router {
         );
     let router = service_kit::http::guard(business, guards)
         .route("/ready", get(ready::ready))
-        .merge(crate::openapi::docs_routes())
+        .merge(openapi::docs_routes())
         .with_state(state);
-    service_kit::http::finish(router, "customer-service", None)
+    service_kit::http::finish(router, crate::SERVICE, None)
 }

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use service_kit::ApiError;
 
 use super::AppState;
+use super::openapi::ReadyErrors;
 
 /// `GET /ready`: 200 when the store answers, 503 naming it otherwise.
 #[utoipa::path(
@@ -13,12 +14,12 @@ use super::AppState;
     summary = "Whether the service's dependencies answer",
     responses(
         (status = 200, description = "Ready.", body = service_kit::openapi::Readiness),
-        (status = 503, response = service_kit::openapi::ServiceUnavailable),
+        ReadyErrors,
     ),
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let store = state.store.name();
-    match state.store.ping().await {
+    let store = state.store_name;
+    match state.customers.ping().await {
         Ok(()) => Ok(Json(json!({"status": "ready", "checks": {store: "up"}}))),
         Err(error) => {
             tracing::warn!(%error, "not ready");

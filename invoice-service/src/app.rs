@@ -1,0 +1,198 @@
+//! The use cases of invoice-service: every read and every change of an invoice happens
+//! here. A change is a version-checked write retried when another write came first; once
+//! stored, the new state is published to the cache before anyone is answered, so no later
+//! read sees the old one.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use bson::oid::ObjectId;
+use service_kit::store::{Attempt, insert_once, retry_lost_races};
+use service_kit::{Limit, Page, StoreError};
+
+use crate::cache::{Entry, Found, InvoiceCache, ReadThrough, Ttl};
+use crate::customers::CustomerDirectory;
+use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Status, Transition};
+use crate::error::AppError;
+use crate::store::{InvoiceFilter, InvoiceStore};
+
+/// An invoice as stored, and its JSON exactly as the cache holds and the API returns it.
+pub struct Stored {
+    pub invoice: Invoice,
+    pub json: Bytes,
+}
+
+/// What a list asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub customer_id: Option<ObjectId>,
+    pub status: Option<Status>,
+    pub after: Option<ObjectId>,
+    pub limit: Limit,
+}
+
+#[derive(Clone)]
+pub struct Invoices {
+    store: Arc<dyn InvoiceStore>,
+    cache: Arc<InvoiceCache>,
+    reads: Arc<ReadThrough>,
+    customers: Arc<CustomerDirectory>,
+    ttl: Ttl,
+}
+
+impl Invoices {
+    pub fn new(
+        store: Arc<dyn InvoiceStore>,
+        cache: Arc<InvoiceCache>,
+        reads: Arc<ReadThrough>,
+        customers: Arc<CustomerDirectory>,
+        ttl: Ttl,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            reads,
+            customers,
+            ttl,
+        }
+    }
+
+    /// Whether the store answers, and the cache.
+    pub async fn ping(&self) -> (Result<(), StoreError>, bool) {
+        tokio::join!(self.store.ping(), self.cache.ping())
+    }
+
+    /// The cache's name as `/ready` gives it.
+    pub fn cache_name(&self) -> &'static str {
+        self.cache.name()
+    }
+
+    pub fn reads(&self) -> &ReadThrough {
+        &self.reads
+    }
+
+    /// Creates a draft for the customer as customer-service knows it now. `reserved_id` is
+    /// the id an `Idempotency-Key` reserved: a retry whose first attempt got as far as
+    /// storing it answers with that invoice.
+    pub async fn create(
+        &self,
+        new: NewInvoice,
+        reserved_id: Option<ObjectId>,
+        request_id: Option<&str>,
+    ) -> Result<Stored, AppError> {
+        let customer = self.customers.lookup(new.customer_id(), request_id).await?;
+        let invoice = new.into_draft(customer, reserved_id, service_kit::time::now());
+        let id = invoice.id;
+        let invoice = insert_once(
+            invoice.clone(),
+            reserved_id.is_some(),
+            || self.store.insert(&invoice),
+            || self.store.get(id),
+        )
+        .await?;
+        let json = to_json(&invoice)?;
+        Ok(Stored { invoice, json })
+    }
+
+    /// The invoice's JSON through the cache; `None` when there is no such invoice.
+    pub async fn read(&self, id: ObjectId) -> Result<Option<Found>, AppError> {
+        Ok(self.reads.read(id).await?)
+    }
+
+    /// One page of invoices, in id order.
+    pub async fn list(&self, query: ListQuery) -> Result<Page<Invoice>, AppError> {
+        let filter = InvoiceFilter {
+            customer_id: query.customer_id,
+            status: query.status,
+        };
+        let invoices = self
+            .store
+            .list(&filter, query.after, query.limit.get() + 1)
+            .await?;
+        Ok(Page::from_overfetch(invoices, query.limit, |i| i.id))
+    }
+
+    /// Edits a draft.
+    pub async fn edit(&self, id: ObjectId, changes: &InvoiceChanges) -> Result<Stored, AppError> {
+        self.write(id, |current| current.edited(changes), false)
+            .await
+    }
+
+    /// Moves an invoice along its lifecycle; finalize gives it its number.
+    pub async fn transition(
+        &self,
+        id: ObjectId,
+        transition: Transition,
+    ) -> Result<Stored, AppError> {
+        let now = service_kit::time::now();
+        self.write(
+            id,
+            |current| current.transitioned(transition, now),
+            transition == Transition::Finalize,
+        )
+        .await
+    }
+
+    /// Deletes a draft, leaving a versioned tombstone in the cache.
+    pub async fn delete(&self, id: ObjectId) -> Result<(), AppError> {
+        retry_lost_races(|| async {
+            let current = self.current(id).await?;
+            current.check_deletable()?;
+            if !self.store.delete(&current).await? {
+                return Ok::<_, AppError>(Attempt::Lost);
+            }
+            let tombstone = Entry {
+                version: current.version + 1,
+                payload: Bytes::new(),
+                ttl: self.ttl.jittered(),
+            };
+            self.cache.publish(id, tombstone).await;
+            Ok(Attempt::Won(()))
+        })
+        .await?
+        .ok_or(AppError::Contended)
+    }
+
+    async fn current(&self, id: ObjectId) -> Result<Invoice, AppError> {
+        self.store.get(id).await?.ok_or(AppError::NotFound)
+    }
+
+    /// Read, change, and store only if nobody wrote in between; then publish.
+    async fn write(
+        &self,
+        id: ObjectId,
+        change: impl Fn(&Invoice) -> Result<Invoice, InvoiceError>,
+        numbered: bool,
+    ) -> Result<Stored, AppError> {
+        retry_lost_races(|| async {
+            let current = self.current(id).await?;
+            let next = change(&current)?;
+            let stored = if numbered {
+                self.store.replace_numbered(&current, next).await?
+            } else if self.store.replace(&current, &next).await? {
+                Some(next)
+            } else {
+                None
+            };
+            let Some(invoice) = stored else {
+                return Ok::<_, AppError>(Attempt::Lost);
+            };
+            let json = to_json(&invoice)?;
+            let entry = Entry {
+                version: invoice.version,
+                payload: json.clone(),
+                ttl: self.ttl.jittered(),
+            };
+            self.cache.publish(id, entry).await;
+            Ok(Attempt::Won(Stored { invoice, json }))
+        })
+        .await?
+        .ok_or(AppError::Contended)
+    }
+}
+
+fn to_json(invoice: &Invoice) -> Result<Bytes, AppError> {
+    serde_json::to_vec(invoice)
+        .map(Bytes::from)
+        .map_err(|e| AppError::Store(StoreError::Internal(format!("invoice JSON: {e}"))))
+}

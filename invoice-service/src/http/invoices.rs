@@ -1,0 +1,284 @@
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use service_kit::http::REQUEST_ID;
+use service_kit::idempotency::ResourceId;
+use service_kit::openapi::IdempotencyKeyHeader;
+use service_kit::{ApiError, JsonBody, ObjectIdParam, Page, QueryParams};
+
+use super::AppState;
+use super::dto::{CreateInvoice, ListInvoices, UpdateInvoice};
+use super::openapi::{
+    CreateErrors, DeleteErrors, EditErrors, InvoiceCreated, InvoiceDeleted, InvoiceEnvelope,
+    InvoiceList, InvoiceRead, ListErrors, ReadErrors, TransitionErrors,
+};
+use crate::app::Stored;
+use crate::cache::Source;
+use crate::domain::{Invoice, InvoiceChanges, NewInvoice, Transition};
+use crate::error::AppError;
+
+/// Create a draft invoice.
+///
+/// The customer must exist in customer-service (`422 customer_not_found`; `503` when
+/// customer-service cannot be reached); its name and email are copied onto the invoice.
+/// Totals are computed here, in integer minor units.
+#[utoipa::path(
+    post,
+    path = "/invoices",
+    tag = "invoices",
+    params(IdempotencyKeyHeader),
+    request_body = CreateInvoice,
+    responses(
+        (status = 201, description = "Created, as a draft.", body = InvoiceCreated, headers(
+            ("Location" = String, description = "`/invoices/{id}` of the new invoice."),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`."),
+        )),
+        CreateErrors,
+    ),
+    security(("api_key" = [])),
+)]
+
+pub async fn create_invoice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    resource_id: Option<Extension<ResourceId>>,
+    JsonBody(body): JsonBody<CreateInvoice>,
+) -> Result<Response, AppError> {
+    let new = NewInvoice::parse(body.into())?;
+    let request_id = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok());
+    let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
+    let Stored { invoice, json } = state.invoices.create(new, reserved_id, request_id).await?;
+    let id = invoice.id.to_hex();
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &[
+            br#"{"message":"Invoice created","id":""#,
+            id.as_bytes(),
+            br#"","invoice":"#,
+            &json,
+            b"}",
+        ],
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!("/invoices/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Read an invoice, through the cache.
+#[utoipa::path(
+    get,
+    path = "/invoices/{id}",
+    tag = "invoices",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "The invoice, and where it was read from.", body = InvoiceRead, headers(
+            ("X-Cache" = String, description = "`HIT` when read from the cache, `MISS` otherwise."),
+        )),
+        ReadErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn get_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    let found = state.invoices.read(id).await?.ok_or(AppError::NotFound)?;
+    let (source, cache_header) = match found.source {
+        Source::Cache => (&br#"{"source":"cache","invoice":"#[..], "HIT"),
+        Source::Database => (&br#"{"source":"database","invoice":"#[..], "MISS"),
+    };
+    let mut response = json_response(StatusCode::OK, &[source, &found.invoice, b"}"]);
+    response
+        .headers_mut()
+        .insert("x-cache", HeaderValue::from_static(cache_header));
+    Ok(response)
+}
+
+/// List invoices, in id order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/invoices",
+    tag = "invoices",
+    params(ListInvoices),
+    responses(
+        (status = 200, description = "One page of invoices.", body = InvoiceList),
+        ListErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn list_invoices(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListInvoices>,
+) -> Result<axum::Json<Page<Invoice>>, ApiError> {
+    Ok(axum::Json(state.invoices.list(query.try_into()?).await?))
+}
+
+/// Edit a draft.
+///
+/// The given fields replace the draft's (`items` as a whole); `null` clears `due_date`,
+/// `metadata` or `tax_rate_bps`. Totals are recomputed. `409 invalid_transition` unless the
+/// invoice is a draft.
+#[utoipa::path(
+    patch,
+    path = "/invoices/{id}",
+    tag = "invoices",
+    params(ObjectIdParam),
+    request_body = UpdateInvoice,
+    responses(
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        EditErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn update_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+    JsonBody(body): JsonBody<UpdateInvoice>,
+) -> Result<Response, AppError> {
+    let changes = InvoiceChanges::parse(body.into(), service_kit::time::now())?;
+    Ok(envelope(state.invoices.edit(id, &changes).await?))
+}
+
+/// Finalize a draft: draft → open.
+///
+/// Assigns the invoice its `number`.
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/finalize",
+    tag = "invoices",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        TransitionErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn finalize_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    Ok(envelope(
+        state.invoices.transition(id, Transition::Finalize).await?,
+    ))
+}
+
+/// Pay an invoice: open or uncollectible → paid.
+///
+/// `amount_paid` becomes the total and `amount_due` 0.
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/pay",
+    tag = "invoices",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        TransitionErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn pay_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    Ok(envelope(
+        state.invoices.transition(id, Transition::Pay).await?,
+    ))
+}
+
+/// Void an invoice: open or uncollectible → void.
+///
+/// Nothing is due any more.
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/void",
+    tag = "invoices",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        TransitionErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn void_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    Ok(envelope(
+        state.invoices.transition(id, Transition::Void).await?,
+    ))
+}
+
+/// Mark an invoice uncollectible: open → uncollectible.
+///
+/// It may still be paid or voided later.
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/mark_uncollectible",
+    tag = "invoices",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        TransitionErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn mark_invoice_uncollectible(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    Ok(envelope(
+        state
+            .invoices
+            .transition(id, Transition::MarkUncollectible)
+            .await?,
+    ))
+}
+
+/// Delete a draft.
+///
+/// `409 invalid_transition` unless the invoice is a draft.
+#[utoipa::path(
+    delete,
+    path = "/invoices/{id}",
+    tag = "invoices",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = InvoiceDeleted),
+        DeleteErrors,
+    ),
+    security(("api_key" = [])),
+)]
+pub async fn delete_invoice(
+    State(state): State<AppState>,
+    ObjectIdParam(id): ObjectIdParam,
+) -> Result<Response, AppError> {
+    state.invoices.delete(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &[br#"{"message":"Invoice deleted"}"#],
+    ))
+}
+
+/// `{"invoice": ...}` around the stored invoice's JSON.
+fn envelope(stored: Stored) -> Response {
+    json_response(StatusCode::OK, &[br#"{"invoice":"#, &stored.json, b"}"])
+}
+
+/// A JSON response assembled from already-serialised parts, so cached invoice JSON is
+/// sent as it is, never parsed and written again.
+fn json_response(status: StatusCode, parts: &[&[u8]]) -> Response {
+    let mut body = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        body.extend_from_slice(part);
+    }
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

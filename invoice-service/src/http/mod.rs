@@ -1,0 +1,68 @@
+//! The HTTP surface of invoice-service: routes extract, call the application layer and
+//! answer.
+
+pub mod dto;
+pub mod invoices;
+pub mod openapi;
+pub mod ready;
+
+use axum::Router;
+use axum::routing::{get, post};
+use service_kit::http::Guards;
+
+use crate::app::Invoices;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub invoices: Invoices,
+    /// The store's name as `/ready` gives it.
+    pub store_name: &'static str,
+}
+
+pub fn router(state: AppState, guards: Guards) -> Router {
+    let business = Router::new()
+        .route(
+            "/invoices",
+            get(invoices::list_invoices).post(invoices::create_invoice),
+        )
+        .route(
+            "/invoices/{id}",
+            get(invoices::get_invoice)
+                .patch(invoices::update_invoice)
+                .delete(invoices::delete_invoice),
+        )
+        .route("/invoices/{id}/finalize", post(invoices::finalize_invoice))
+        .route("/invoices/{id}/pay", post(invoices::pay_invoice))
+        .route("/invoices/{id}/void", post(invoices::void_invoice))
+        .route(
+            "/invoices/{id}/mark_uncollectible",
+            post(invoices::mark_invoice_uncollectible),
+        );
+    #[cfg(feature = "test-hooks")]
+    let extra_metrics = Some(instance_metrics(&state.invoices));
+    #[cfg(not(feature = "test-hooks"))]
+    let extra_metrics = None;
+    let router = service_kit::http::guard(business, guards)
+        .route("/ready", get(ready::ready))
+        .merge(openapi::docs_routes())
+        .with_state(state);
+    service_kit::http::finish(router, crate::SERVICE, extra_metrics)
+}
+
+/// `invoice_instance_store_reads`: this instance's store reads, for tests that run many
+/// instances in one process (the process-wide counters add them all up).
+#[cfg(feature = "test-hooks")]
+fn instance_metrics(invoices: &Invoices) -> service_kit::http::ExtraMetrics {
+    use std::fmt::Write;
+    let invoices = invoices.clone();
+    std::sync::Arc::new(move |text: &mut String| {
+        let _ = write!(
+            text,
+            "# HELP invoice_instance_store_reads Store reads made by GET /invoices/{{id}} on this instance.\n\
+             # TYPE invoice_instance_store_reads counter\n\
+             invoice_instance_store_reads {}\n",
+            invoices.reads().hooks().store_reads()
+        );
+    })
+}
