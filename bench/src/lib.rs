@@ -1,8 +1,9 @@
-//! The benchmark of both services (issue 7): a load generator ([`load`]), the bare
-//! reference servers every figure is compared with ([`reference`]), and the runner behind
-//! `scripts/bench` ([`runner`]).
+//! The benchmark of both services: a load generator ([`load`]), the bare reference servers
+//! every figure is compared with ([`reference`]), and the runner behind `scripts/bench`
+//! ([`runner`]).
 
 pub mod load;
 pub mod process;
 pub mod reference;
 pub mod runner;
+pub mod signal;

@@ -1,4 +1,5 @@
-//! What `/proc` tells about a running process: its memory and the size of its binary.
+//! What `/proc` tells: a running process's memory and the size of its binary, and how busy
+//! the machine is.
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,17 @@ pub fn binary_size(pid: u32) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(&path)
         .with_context(|| format!("cannot stat {path}"))?
         .len())
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them (empty if it cannot
+/// be read).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The fault suite of issue 6 ("Reliability: faults under load, and nothing lost").
+//! The fault suite: faults under load, and nothing lost.
 //!
 //! `reliability` starts redis-server, the MongoDB wire server and both service binaries of
 //! the debug build on free ports of 127.0.0.1, drives load at them from a second process

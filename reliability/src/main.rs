@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! reliability                                   # every row, CI-sized soak
-//! RELIABILITY_SOAK_REQUESTS=200000 reliability  # the full soak of issue 6
+//! RELIABILITY_SOAK_REQUESTS=200000 reliability  # the full-length soak
 //! reliability --rows redis-killed,soak          # some rows (the baseline always runs)
 //! ```
 
@@ -15,7 +15,7 @@ use reliability::report;
 use reliability::suite::{self, Settings};
 
 #[derive(Debug, Parser)]
-#[command(about = "Faults under load, and nothing lost: the reliability suite of issue 6")]
+#[command(about = "Faults under load, and nothing lost: the reliability fault suite")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -57,7 +57,7 @@ struct RunArgs {
     /// Requests per second of the loaded rows (80% reads, 20% writes).
     #[arg(long, env = "RELIABILITY_RATE", default_value_t = 200.0)]
     rate: f64,
-    /// Requests of the soak (issue 6 asks for 200000; CI runs fewer).
+    /// Requests of the soak (a full-length soak is 200000; CI runs fewer).
     #[arg(long, env = "RELIABILITY_SOAK_REQUESTS", default_value_t = 20_000)]
     soak_requests: u64,
     /// Requests per second of the soak.
@@ -85,7 +85,7 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(async {
         tokio::select! {
             result = suite::run(settings) => Some(result),
-            () = interrupted() => None,
+            () = bench::signal::ctrl_c_or_sigterm() => None,
         }
     });
     // Every process the suite started is killed as the runtime drops its future.
@@ -108,21 +108,6 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-async fn interrupted() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }
 
 /// `name` itself if it has a directory part, else where it is on PATH.

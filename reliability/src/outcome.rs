@@ -117,6 +117,28 @@ fn one() -> u32 {
 }
 
 impl Outcome {
+    /// Request `seq` of `op`, due at `due_ms` and sent at `sent_ms`, before anything is
+    /// known of its answer: the fields a request fills in start from here.
+    pub fn sent(op: Op, seq: u64, due_ms: u64, sent_ms: u64) -> Self {
+        Self {
+            op,
+            seq,
+            target: None,
+            value: None,
+            due_ms,
+            sent_ms,
+            latency_ms: 0.0,
+            corrected_ms: 0.0,
+            status: None,
+            code: None,
+            failure: None,
+            created_id: None,
+            number: None,
+            replayed: false,
+            attempt: 1,
+        }
+    }
+
     pub fn told(&self) -> Told {
         match (self.status, self.failure) {
             (Some(status), _) if (200..300).contains(&status) => Told::Acknowledged,
@@ -158,21 +180,9 @@ mod tests {
 
     fn outcome(status: Option<u16>, failure: Option<Failure>) -> Outcome {
         Outcome {
-            op: Op::Patch,
-            seq: 0,
-            target: None,
-            value: None,
-            due_ms: 0,
-            sent_ms: 0,
-            latency_ms: 1.0,
-            corrected_ms: 1.0,
             status,
-            code: None,
             failure,
-            created_id: None,
-            number: None,
-            replayed: false,
-            attempt: 1,
+            ..Outcome::sent(Op::Patch, 0, 0, 0)
         }
     }
 

@@ -199,14 +199,7 @@ pub async fn wait_for_port(proc: &mut Proc, port: u16, within: Duration) -> anyh
         {
             return Ok(());
         }
-        if !proc.is_running() {
-            bail!(
-                "{} exited ({:?}) before listening on {port}; its log ends:\n{}",
-                proc.name(),
-                proc.exit_status(),
-                proc.log_tail(20)
-            );
-        }
+        ensure_running(proc, &format!("listening on {port}"), 20)?;
         if Instant::now() >= deadline {
             bail!(
                 "{}: nothing listens on 127.0.0.1:{port} after {within:?}; its log ends:\n{}",
@@ -216,6 +209,20 @@ pub async fn wait_for_port(proc: &mut Proc, port: u16, within: Duration) -> anyh
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// An error if `proc` exited before `awaited` happened: how it exited, and the last
+/// `lines` of its log.
+fn ensure_running(proc: &mut Proc, awaited: &str, lines: usize) -> anyhow::Result<()> {
+    if !proc.is_running() {
+        bail!(
+            "{} exited ({:?}) before {awaited}; its log ends:\n{}",
+            proc.name(),
+            proc.exit_status(),
+            proc.log_tail(lines)
+        );
+    }
+    Ok(())
 }
 
 /// Where the servers come from.
@@ -438,14 +445,7 @@ pub async fn wait_for_health(proc: &mut Proc, url: &str) -> anyhow::Result<()> {
         {
             return Ok(());
         }
-        if !proc.is_running() {
-            bail!(
-                "{} exited ({:?}) before {url} answered; its log ends:\n{}",
-                proc.name(),
-                proc.exit_status(),
-                proc.log_tail(30)
-            );
-        }
+        ensure_running(proc, &format!("{url} answered"), 30)?;
         if Instant::now() >= deadline {
             bail!("{url} did not answer 200 within 60 s");
         }

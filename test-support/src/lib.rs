@@ -8,6 +8,7 @@
 //!   stop and pause private servers of their own.
 
 pub mod app;
+pub mod openapi;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -34,21 +34,5 @@ async fn main() -> anyhow::Result<()> {
     };
     let server = ReferenceServer::build(&settings).await?;
     println!("reference server listening on {}", server.local_addr()?);
-    server.run_until(shutdown_signal()).await
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    server.run_until(bench::signal::ctrl_c_or_sigterm()).await
 }

@@ -43,7 +43,7 @@ pub struct Case {
 pub struct Ratio {
     pub case: &'static str,
     pub reference: &'static str,
-    /// The least the issue asks for, if it asks.
+    /// The least the ratio must be, when it is a target (`None`: reported only).
     pub target: Option<f64>,
 }
 
@@ -101,103 +101,121 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
     let reference_invoice_bodies =
         (0..reference::MONGO_IDS).map(|n| invoice_body(&reference::mongo_id(n)));
     vec![
-        Case {
-            name: "reference_static",
-            label: "ref: static cache-hit bytes",
-            server: Server::Reference,
-            method: Method::GET,
-            urls: vec![format!("{reference}/static")],
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "reference_redis_get",
-            label: "ref: one Redis GET",
-            server: Server::Reference,
-            method: Method::GET,
-            urls: (0..reference::REDIS_KEYS)
+        Case::get(
+            "reference_static",
+            "ref: static cache-hit bytes",
+            Server::Reference,
+            vec![format!("{reference}/static")],
+        ),
+        Case::get(
+            "reference_redis_get",
+            "ref: one Redis GET",
+            Server::Reference,
+            (0..reference::REDIS_KEYS)
                 .map(|n| format!("{reference}/redis/{}", reference::redis_key(n)))
                 .collect(),
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "invoice_cache_hit",
-            label: "GET /invoices/{id} (cache hit)",
-            server: Server::InvoiceService,
-            method: Method::GET,
-            urls: each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "reference_mongo_find_one",
-            label: "ref: one MongoDB find_one",
-            server: Server::Reference,
-            method: Method::GET,
-            urls: (0..reference::MONGO_IDS)
+        ),
+        Case::get(
+            "invoice_cache_hit",
+            "GET /invoices/{id} (cache hit)",
+            Server::InvoiceService,
+            each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
+        ),
+        Case::get(
+            "reference_mongo_find_one",
+            "ref: one MongoDB find_one",
+            Server::Reference,
+            (0..reference::MONGO_IDS)
                 .map(|n| format!("{reference}/mongo/{}", reference::mongo_id(n)))
                 .collect(),
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "customer_read",
-            label: "GET /customers/{id}",
-            server: Server::CustomerService,
-            method: Method::GET,
-            urls: each_sample(&|n| format!("{customer}/customers/{}", sample_customer_id(n))),
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "invoice_list",
-            label: "GET /invoices?customer_id=",
-            server: Server::InvoiceService,
-            method: Method::GET,
-            urls: each_sample(&|n| {
-                format!("{invoice}/invoices?customer_id={}", sample_customer_id(n))
-            }),
-            bodies: Vec::new(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "reference_mongo_insert_one",
-            label: "ref: one MongoDB insert_one",
-            server: Server::Reference,
-            method: Method::POST,
-            urls: vec![format!("{reference}/mongo")],
-            bodies: customer_bodies.to_vec(),
-            unique_bodies: true,
-        },
-        Case {
-            name: "customer_create",
-            label: "POST /customers",
-            server: Server::CustomerService,
-            method: Method::POST,
-            urls: vec![format!("{customer}/customers")],
-            bodies: customer_bodies.to_vec(),
-            unique_bodies: true,
-        },
-        Case {
-            name: "reference_mongo_find_insert",
-            label: "ref: MongoDB find_one + insert_one",
-            server: Server::Reference,
-            method: Method::POST,
-            urls: vec![format!("{reference}/mongo/invoice")],
-            bodies: reference_invoice_bodies.collect(),
-            unique_bodies: false,
-        },
-        Case {
-            name: "invoice_create",
-            label: "POST /invoices",
-            server: Server::InvoiceService,
-            method: Method::POST,
-            urls: vec![format!("{invoice}/invoices")],
-            bodies: invoice_bodies.collect(),
-            unique_bodies: false,
-        },
+        ),
+        Case::get(
+            "customer_read",
+            "GET /customers/{id}",
+            Server::CustomerService,
+            each_sample(&|n| format!("{customer}/customers/{}", sample_customer_id(n))),
+        ),
+        Case::get(
+            "invoice_list",
+            "GET /invoices?customer_id=",
+            Server::InvoiceService,
+            each_sample(&|n| format!("{invoice}/invoices?customer_id={}", sample_customer_id(n))),
+        ),
+        Case::post(
+            "reference_mongo_insert_one",
+            "ref: one MongoDB insert_one",
+            Server::Reference,
+            format!("{reference}/mongo"),
+            Bodies::Unique(customer_bodies.to_vec()),
+        ),
+        Case::post(
+            "customer_create",
+            "POST /customers",
+            Server::CustomerService,
+            format!("{customer}/customers"),
+            Bodies::Unique(customer_bodies.to_vec()),
+        ),
+        Case::post(
+            "reference_mongo_find_insert",
+            "ref: MongoDB find_one + insert_one",
+            Server::Reference,
+            format!("{reference}/mongo/invoice"),
+            Bodies::Reusable(reference_invoice_bodies.collect()),
+        ),
+        Case::post(
+            "invoice_create",
+            "POST /invoices",
+            Server::InvoiceService,
+            format!("{invoice}/invoices"),
+            Bodies::Reusable(invoice_bodies.collect()),
+        ),
     ]
+}
+
+/// The bodies of a `POST` case.
+enum Bodies {
+    /// Each may be sent only once (it creates something unique).
+    Unique(Vec<Bytes>),
+    /// Sent in turn, as often as the load needs.
+    Reusable(Vec<Bytes>),
+}
+
+impl Case {
+    /// `GET` of `urls`, in turn.
+    fn get(name: &'static str, label: &'static str, server: Server, urls: Vec<String>) -> Self {
+        Self {
+            name,
+            label,
+            server,
+            method: Method::GET,
+            urls,
+            bodies: Vec::new(),
+            unique_bodies: false,
+        }
+    }
+
+    /// `POST` of `bodies` to `url`.
+    fn post(
+        name: &'static str,
+        label: &'static str,
+        server: Server,
+        url: String,
+        bodies: Bodies,
+    ) -> Self {
+        let (bodies, unique_bodies) = match bodies {
+            Bodies::Unique(bodies) => (bodies, true),
+            Bodies::Reusable(bodies) => (bodies, false),
+        };
+        Self {
+            name,
+            label,
+            server,
+            method: Method::POST,
+            urls: vec![url],
+            bodies,
+            unique_bodies,
+        }
+    }
 }
 
 /// A `POST /invoices` body for the customer `customer_id`.

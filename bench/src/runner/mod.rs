@@ -1,7 +1,7 @@
 //! The benchmark run: checks that the services (with their sample data) and the reference
 //! server answer, fills the invoice cache, then loads each case in turn for a fixed time
 //! while sampling the services' memory, and reports requests/s, latency, the ratios to the
-//! references, memory and binary sizes against the targets of issue 7.
+//! references, memory and binary sizes against the targets in `results`.
 //!
 //! It starts no server: `scripts/bench` does, and passes their URLs and pids.
 
@@ -401,11 +401,7 @@ fn machine() -> Machine {
         cpu_model,
         memory_kib,
         kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
-        load_average_at_start: read("/proc/loadavg")
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        load_average_at_start: process::load_average(),
     }
 }
 

@@ -142,99 +142,58 @@ pub async fn update_invoice(
     Ok(envelope(state.invoices.edit(id, &changes).await?))
 }
 
-/// Finalize a draft: draft → open.
-///
-/// Assigns the invoice its `number`.
-#[utoipa::path(
-    post,
-    path = "/invoices/{id}/finalize",
-    tag = "invoices",
-    params(ObjectIdParam, IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
-        TransitionErrors,
-    ),
-    security(("api_key" = [])),
-)]
-pub async fn finalize_invoice(
-    State(state): State<AppState>,
-    ObjectIdParam(id): ObjectIdParam,
-) -> Result<Response, AppError> {
-    Ok(envelope(
-        state.invoices.transition(id, Transition::Finalize).await?,
-    ))
+/// One handler per lifecycle transition, alike but for its route and its move.
+macro_rules! transition_handler {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $transition:ident) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "invoices",
+            params(ObjectIdParam, IdempotencyKeyHeader),
+            responses(
+                (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+                TransitionErrors,
+            ),
+            security(("api_key" = [])),
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            ObjectIdParam(id): ObjectIdParam,
+        ) -> Result<Response, AppError> {
+            Ok(envelope(
+                state.invoices.transition(id, Transition::$transition).await?,
+            ))
+        }
+    };
 }
 
-/// Pay an invoice: open or uncollectible → paid.
-///
-/// `amount_paid` becomes the total and `amount_due` 0.
-#[utoipa::path(
-    post,
-    path = "/invoices/{id}/pay",
-    tag = "invoices",
-    params(ObjectIdParam, IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
-        TransitionErrors,
-    ),
-    security(("api_key" = [])),
-)]
-pub async fn pay_invoice(
-    State(state): State<AppState>,
-    ObjectIdParam(id): ObjectIdParam,
-) -> Result<Response, AppError> {
-    Ok(envelope(
-        state.invoices.transition(id, Transition::Pay).await?,
-    ))
+transition_handler! {
+    /// Finalize a draft: draft → open.
+    ///
+    /// Assigns the invoice its `number`.
+    finalize_invoice, "/invoices/{id}/finalize", Finalize
 }
 
-/// Void an invoice: open or uncollectible → void.
-///
-/// Nothing is due any more.
-#[utoipa::path(
-    post,
-    path = "/invoices/{id}/void",
-    tag = "invoices",
-    params(ObjectIdParam, IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
-        TransitionErrors,
-    ),
-    security(("api_key" = [])),
-)]
-pub async fn void_invoice(
-    State(state): State<AppState>,
-    ObjectIdParam(id): ObjectIdParam,
-) -> Result<Response, AppError> {
-    Ok(envelope(
-        state.invoices.transition(id, Transition::Void).await?,
-    ))
+transition_handler! {
+    /// Pay an invoice: open or uncollectible → paid.
+    ///
+    /// `amount_paid` becomes the total and `amount_due` 0.
+    pay_invoice, "/invoices/{id}/pay", Pay
 }
 
-/// Mark an invoice uncollectible: open → uncollectible.
-///
-/// It may still be paid or voided later.
-#[utoipa::path(
-    post,
-    path = "/invoices/{id}/mark_uncollectible",
-    tag = "invoices",
-    params(ObjectIdParam, IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
-        TransitionErrors,
-    ),
-    security(("api_key" = [])),
-)]
-pub async fn mark_invoice_uncollectible(
-    State(state): State<AppState>,
-    ObjectIdParam(id): ObjectIdParam,
-) -> Result<Response, AppError> {
-    Ok(envelope(
-        state
-            .invoices
-            .transition(id, Transition::MarkUncollectible)
-            .await?,
-    ))
+transition_handler! {
+    /// Void an invoice: open or uncollectible → void.
+    ///
+    /// Nothing is due any more.
+    void_invoice, "/invoices/{id}/void", Void
+}
+
+transition_handler! {
+    /// Mark an invoice uncollectible: open → uncollectible.
+    ///
+    /// It may still be paid or voided later.
+    mark_invoice_uncollectible, "/invoices/{id}/mark_uncollectible", MarkUncollectible
 }
 
 /// Delete a draft.

@@ -113,7 +113,10 @@ mod tests {
     fn each_status_lists_its_codes_once() {
         let responses = for_codes(&[codes::GUARDED, codes::JSON_BODY, codes::IDEMPOTENT]);
         let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
-        assert_eq!(statuses, ["400", "401", "409", "413", "415", "422", "429", "503"]);
+        assert_eq!(
+            statuses,
+            ["400", "401", "409", "413", "415", "422", "429", "503"]
+        );
         let unprocessable = serde_json::to_value(&responses["422"]).unwrap();
         let listed = &unprocessable["content"]["application/json"]["schema"]["allOf"][1]["properties"]
             ["code"]["enum"];

@@ -1,0 +1,122 @@
+# The images of both services, from one build of the Cargo workspace (the repository root is
+# the context). One builder compiles both binaries; each service is a target of its own:
+#   docker build --target customer-service -t billing-system/customer-service .
+#   docker build --target invoice-service -t billing-system/invoice-service .
+# or `docker compose build`, which builds both targets from this file.
+
+ARG RUST_VERSION=1.95
+
+# ---------------------------------------------------------------------------
+# Planner: the workspace's skeleton, i.e. the root manifest, the lock file and
+# every member's Cargo.toml with stub sources. It changes only when a manifest
+# or the lock file does, so the dependency layer below stays cached across
+# source edits (COPY --from is cached by content). Members are the top-level
+# directories holding a Cargo.toml; a new member needs no change here.
+# ---------------------------------------------------------------------------
+FROM rust:${RUST_VERSION}-bookworm AS planner
+WORKDIR /src
+COPY . .
+RUN set -eux; \
+    mkdir -p /skeleton; \
+    cp Cargo.toml Cargo.lock /skeleton/; \
+    for manifest in */Cargo.toml; do \
+        crate="$(dirname "$manifest")"; \
+        mkdir -p "/skeleton/$crate/src"; \
+        cp "$manifest" "/skeleton/$crate/Cargo.toml"; \
+        printf '' > "/skeleton/$crate/src/lib.rs"; \
+        printf 'fn main() {}\n' > "/skeleton/$crate/src/main.rs"; \
+    done
+
+# ---------------------------------------------------------------------------
+# Builder: full Debian bookworm Rust image (gcc builds the bundled SQLite of
+# rusqlite and ring). Same glibc (2.36) as the distroless runtime below.
+# Both service binaries in one cargo invocation, so the dependencies they share
+# are compiled once. `-p` selects the packages: the workspace's default member
+# is all-in-one, in which `--bin` alone would look for them.
+# ---------------------------------------------------------------------------
+FROM rust:${RUST_VERSION}-bookworm AS builder
+WORKDIR /build
+ENV CARGO_TERM_COLOR=never \
+    CARGO_INCREMENTAL=0 \
+    CARGO_NET_RETRY=10
+
+# 1) Dependencies only, against the skeleton: rebuilt when a manifest or
+#    Cargo.lock changes, cached otherwise. The stubs are removed afterwards so
+#    none of them survives next to the real sources.
+COPY --from=planner /skeleton/ ./
+RUN set -eux; \
+    cargo build --release --locked -p customer-service -p invoice-service \
+        --bin customer-service --bin invoice-service; \
+    rm -f ./*/src/lib.rs ./*/src/main.rs
+
+# 2) The real sources. COPY keeps the files' modification times, which may be
+#    older than the stub build: touch them so cargo rebuilds the workspace
+#    crates (only those the two binaries depend on are compiled).
+COPY . .
+RUN set -eux; \
+    find . -path ./target -prune -o -name '*.rs' -exec touch {} +; \
+    cargo build --release --locked -p customer-service -p invoice-service \
+        --bin customer-service --bin invoice-service; \
+    for service in customer-service invoice-service; do \
+        install -D -m 0755 "target/release/$service" "/out/$service"; \
+        mkdir -p "/out/var-lib/$service"; \
+    done
+
+# ---------------------------------------------------------------------------
+# Runtime, the base of both targets: distroless with glibc and libgcc only (no
+# shell, no package manager), running as the unprivileged `nonroot` user
+# (65532). No shell or curl either: each image's HEALTHCHECK is the binary
+# checking its own GET /health.
+# ---------------------------------------------------------------------------
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+LABEL org.opencontainers.image.licenses="MIT"
+ENV RUST_LOG=info
+
+# ---------------------------------------------------------------------------
+# customer-service: `docker build --target customer-service .`
+# ---------------------------------------------------------------------------
+FROM runtime AS customer-service
+
+LABEL org.opencontainers.image.title="customer-service" \
+      org.opencontainers.image.description="Customers of the billing system (axum, MongoDB)."
+
+# The sample data (SEED_SAMPLE_DATA=true) is compiled into the binary.
+COPY --from=builder /out/customer-service /usr/local/bin/customer-service
+# Writable home of the embedded store, used only when MONGODB_URI is unset.
+COPY --from=builder --chown=65532:65532 /out/var-lib/customer-service /var/lib/customer-service
+
+ENV PORT=5000 \
+    DATA_DIR=/var/lib/customer-service
+VOLUME ["/var/lib/customer-service"]
+USER 65532:65532
+EXPOSE 5000
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/customer-service", "--healthcheck"]
+
+ENTRYPOINT ["/usr/local/bin/customer-service"]
+
+# ---------------------------------------------------------------------------
+# invoice-service: `docker build --target invoice-service .` (also the last
+# stage, so the image a plain `docker build .` makes)
+# ---------------------------------------------------------------------------
+FROM runtime AS invoice-service
+
+LABEL org.opencontainers.image.title="invoice-service" \
+      org.opencontainers.image.description="Invoices of the billing system (axum, MongoDB, Redis cache)."
+
+# The sample data (SEED_SAMPLE_DATA=true) is compiled into the binary.
+COPY --from=builder /out/invoice-service /usr/local/bin/invoice-service
+# Writable home of the embedded store, used only when MONGODB_URI is unset.
+COPY --from=builder --chown=65532:65532 /out/var-lib/invoice-service /var/lib/invoice-service
+
+ENV PORT=5001 \
+    DATA_DIR=/var/lib/invoice-service
+VOLUME ["/var/lib/invoice-service"]
+USER 65532:65532
+EXPOSE 5001
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/invoice-service", "--healthcheck"]
+
+ENTRYPOINT ["/usr/local/bin/invoice-service"]

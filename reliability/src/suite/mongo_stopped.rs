@@ -1,0 +1,189 @@
+//! Row `mongo-stopped`: the MongoDB server killed for 15 s under load, then started again
+//! on its data. Requests that need it must get a quick 503 (never a 500), cached reads must
+//! keep answering, and the services must recover without a restart.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bench::load::LoadReport;
+use serde_json::json;
+
+use super::measure::{Tally, reads_of};
+use super::{RowResult, Suite, UNAVAILABLE_WITHIN_MS};
+use crate::drive::Mix;
+use crate::outcome::{Outcome, unix_ms};
+use crate::report::ms;
+
+impl Suite {
+    pub(super) async fn mongo_stopped(&mut self, row: &mut RowResult) -> anyhow::Result<()> {
+        let mix = Mix {
+            patch: 4,
+            create_invoice: 2,
+            finalize: 1,
+            create_customer: 1,
+            read_customer: 1,
+            list_invoices: 1,
+            ..Mix::default()
+        };
+        let spec = self.loaded_spec(
+            "mongo-stopped",
+            &[("before", 2.0), ("fault", 17.0), ("after", 30.0)],
+            mix,
+        );
+        let pids = (self.cluster.customers.pid(), self.cluster.invoices.pid());
+        let mut driver = self.spawn("mongo-stopped", &spec).await?;
+        driver.until(3.0).await;
+        let stopped = unix_ms();
+        self.cluster.mongo.kill();
+        driver.until(5.0).await;
+        let mut ready = vec![self.ready_statuses().await];
+        driver.until(12.0).await;
+        ready.push(self.ready_statuses().await);
+        driver.until(18.0).await;
+        self.cluster.start_mongo().await?;
+        let back = unix_ms();
+        // Watch until five calm seconds in a row (or 25 s), to see the whole recovery.
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let ticks: Vec<_> = driver
+                .ticks()
+                .into_iter()
+                .filter(|t| t.t_ms > back + 1000)
+                .collect();
+            let calm = ticks.len() >= 5
+                && ticks[ticks.len() - 5..]
+                    .iter()
+                    .all(|t| t.failed == 0 && t.reads_failed == 0 && t.ok > 0);
+            if calm || unix_ms() > back + 25_000 || driver.has_exited() {
+                break;
+            }
+        }
+        driver.stop();
+        let report = self.finish(driver, Duration::from_secs(60)).await?;
+        let tally = Tally::of(&report);
+        row.figure("down_ms", back - stopped);
+
+        let outage: Vec<&Outcome> = report
+            .outcomes
+            .iter()
+            .filter(|o| o.sent_ms >= stopped && o.sent_ms < back)
+            .collect();
+        let answered_503 = outage.iter().filter(|o| o.status == Some(503)).count();
+        let wrong: Vec<&&Outcome> = outage
+            .iter()
+            .filter(|o| {
+                !(o.is_success()
+                    || (o.status == Some(503) && o.latency_ms <= UNAVAILABLE_WITHIN_MS))
+            })
+            .collect();
+        let slowest_503 = outage
+            .iter()
+            .filter(|o| o.status == Some(503))
+            .map(|o| o.latency_ms)
+            .fold(0.0, f64::max);
+        row.figure("outage_requests", outage.len());
+        row.figure("outage_503", answered_503);
+        row.figure("outage_slowest_503_ms", slowest_503);
+        if let Some(example) = wrong.first() {
+            row.figure("outage_first_wrong", json!(example));
+        }
+        row.check(
+            "requests needing MongoDB: 503 within 2.5 s",
+            format!(
+                "{answered_503} of {} got 503 (slowest {}); {} other",
+                outage.len(),
+                ms(slowest_503),
+                wrong.len()
+            ),
+            "every non-2xx a 503 within 2500 ms",
+            wrong.is_empty() && answered_503 > 0,
+        );
+        row.check(
+            "500 answers",
+            tally.tracked_500,
+            "0",
+            tally.tracked_500 == 0,
+        );
+        let fault_reads = reads_of(&report, "fault");
+        row.check(
+            "cached invoice reads while MongoDB is down",
+            format!(
+                "{} non-2xx of {} (whole run: {} of {})",
+                fault_reads.map_or(0, LoadReport::failures),
+                fault_reads.map_or(0, |r| r.requests),
+                tally.read_failures,
+                tally.reads
+            ),
+            "0 non-2xx",
+            tally.read_failures == 0,
+        );
+        row.check(
+            "/ready while MongoDB is down (customer, invoice)",
+            format!("{ready:?}"),
+            "503 each time",
+            ready.iter().all(|r| *r == (503, 503)),
+        );
+        let recovery = recovery_after(&report.outcomes, back);
+        let observed = report.ended_ms.saturating_sub(back) as f64 / 1000.0;
+        row.figure("observed_after_return_s", observed);
+        row.check(
+            ">= 99% 2xx after MongoDB returns",
+            format!("after {recovery:.0} s (observed {observed:.0} s)"),
+            "<= 15 s",
+            recovery <= 15.0 && observed >= recovery + 3.0,
+        );
+        let now = (self.cluster.customers.pid(), self.cluster.invoices.pid());
+        let alive = self.cluster.customers.is_running() && self.cluster.invoices.is_running();
+        row.check(
+            "services not restarted",
+            if now == pids && alive {
+                "same processes"
+            } else {
+                "restarted"
+            },
+            "same processes",
+            now == pids && alive,
+        );
+        Ok(())
+    }
+}
+
+/// Seconds after `back` until every later 1-second window of tracked requests was at least
+/// 99% 2xx.
+fn recovery_after(outcomes: &[Outcome], back: u64) -> f64 {
+    let mut windows: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for outcome in outcomes.iter().filter(|o| o.sent_ms >= back) {
+        let window = windows.entry((outcome.sent_ms - back) / 1000).or_default();
+        window.0 += 1;
+        if outcome.is_success() {
+            window.1 += 1;
+        }
+    }
+    windows
+        .iter()
+        .filter(|(_, (all, ok))| (*ok as f64) < 0.99 * *all as f64)
+        .map(|(second, _)| (second + 1) as f64)
+        .fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Op;
+
+    fn at(sent_ms: u64, status: u16) -> Outcome {
+        Outcome {
+            latency_ms: 1.0,
+            corrected_ms: 1.0,
+            status: Some(status),
+            ..Outcome::sent(Op::Patch, 0, sent_ms, sent_ms)
+        }
+    }
+
+    #[test]
+    fn recovery_ends_with_the_last_window_under_99_percent() {
+        let outcomes = vec![at(1000, 503), at(1500, 200), at(3200, 503), at(4100, 200)];
+        assert_eq!(recovery_after(&outcomes, 1000), 3.0);
+        assert_eq!(recovery_after(&outcomes[3..], 1000), 0.0);
+    }
+}
