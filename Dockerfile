@@ -52,71 +52,58 @@ RUN set -eux; \
 # 2) The real sources. COPY keeps the files' modification times, which may be
 #    older than the stub build: touch them so cargo rebuilds the workspace
 #    crates (only those the two binaries depend on are compiled).
+#    What each target copies, under /out/SERVICE: bin/ holds the binary (the
+#    sample data for SEED_SAMPLE_DATA=true is compiled into it) and `service`, a
+#    link to it at the one path the runtime's HEALTHCHECK and ENTRYPOINT name;
+#    data/ is the empty, writable home of the embedded store (DATA_DIR, used
+#    only when MONGODB_URI is unset).
 COPY . .
 RUN set -eux; \
     find . -path ./target -prune -o -name '*.rs' -exec touch {} +; \
     cargo build --release --locked -p customer-service -p invoice-service \
         --bin customer-service --bin invoice-service; \
     for service in customer-service invoice-service; do \
-        install -D -m 0755 "target/release/$service" "/out/$service"; \
-        mkdir -p "/out/var-lib/$service"; \
+        install -D -m 0755 "target/release/$service" "/out/$service/bin/$service"; \
+        ln -s "$service" "/out/$service/bin/service"; \
+        mkdir -p "/out/$service/data"; \
     done
 
 # ---------------------------------------------------------------------------
 # Runtime, the base of both targets: distroless with glibc and libgcc only (no
 # shell, no package manager), running as the unprivileged `nonroot` user
-# (65532). No shell or curl either: each image's HEALTHCHECK is the binary
-# checking its own GET /health.
+# (65532). No shell or curl either: the HEALTHCHECK is the binary checking its
+# own GET /health. Exec form expands no variables, so both name the binary by
+# the link every target installs (/usr/local/bin/service).
 # ---------------------------------------------------------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.licenses="MIT"
 ENV RUST_LOG=info
+USER 65532:65532
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/service", "--healthcheck"]
+ENTRYPOINT ["/usr/local/bin/service"]
 
 # ---------------------------------------------------------------------------
 # customer-service: `docker build --target customer-service .`
 # ---------------------------------------------------------------------------
 FROM runtime AS customer-service
-
 LABEL org.opencontainers.image.title="customer-service" \
       org.opencontainers.image.description="Customers of the billing system (axum, MongoDB)."
-
-# The sample data (SEED_SAMPLE_DATA=true) is compiled into the binary.
-COPY --from=builder /out/customer-service /usr/local/bin/customer-service
-# Writable home of the embedded store, used only when MONGODB_URI is unset.
-COPY --from=builder --chown=65532:65532 /out/var-lib/customer-service /var/lib/customer-service
-
-ENV PORT=5000 \
-    DATA_DIR=/var/lib/customer-service
+COPY --from=builder /out/customer-service/bin/ /usr/local/bin/
+COPY --from=builder --chown=65532:65532 /out/customer-service/data /var/lib/customer-service
+ENV PORT=5000 DATA_DIR=/var/lib/customer-service
 VOLUME ["/var/lib/customer-service"]
-USER 65532:65532
 EXPOSE 5000
-
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/customer-service", "--healthcheck"]
-
-ENTRYPOINT ["/usr/local/bin/customer-service"]
 
 # ---------------------------------------------------------------------------
 # invoice-service: `docker build --target invoice-service .` (also the last
 # stage, so the image a plain `docker build .` makes)
 # ---------------------------------------------------------------------------
 FROM runtime AS invoice-service
-
 LABEL org.opencontainers.image.title="invoice-service" \
       org.opencontainers.image.description="Invoices of the billing system (axum, MongoDB, Redis cache)."
-
-# The sample data (SEED_SAMPLE_DATA=true) is compiled into the binary.
-COPY --from=builder /out/invoice-service /usr/local/bin/invoice-service
-# Writable home of the embedded store, used only when MONGODB_URI is unset.
-COPY --from=builder --chown=65532:65532 /out/var-lib/invoice-service /var/lib/invoice-service
-
-ENV PORT=5001 \
-    DATA_DIR=/var/lib/invoice-service
+COPY --from=builder /out/invoice-service/bin/ /usr/local/bin/
+COPY --from=builder --chown=65532:65532 /out/invoice-service/data /var/lib/invoice-service
+ENV PORT=5001 DATA_DIR=/var/lib/invoice-service
 VOLUME ["/var/lib/invoice-service"]
-USER 65532:65532
 EXPOSE 5001
-
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/invoice-service", "--healthcheck"]
-
-ENTRYPOINT ["/usr/local/bin/invoice-service"]

@@ -135,6 +135,21 @@ function invoiceDocument(inv) {
   return doc;
 }
 
+// The sample records of SEED_DIR/`file`, converted by `toDocument`, inserted into the
+// collection `name` of `database` when it is empty.
+function loadSample(database, name, file, toDocument) {
+  const sample = readSeed(file);
+  if (sample === null) return;
+  const collection = database.getCollection(name);
+  const where = `${database.getName()}.${name}`;
+  if (collection.countDocuments({}) === 0) {
+    const result = collection.insertMany(sample.map(toDocument));
+    log(`${where}: inserted ${Object.keys(result.insertedIds).length} sample ${name}`);
+  } else {
+    log(`${where} is not empty: sample ${name} not loaded`);
+  }
+}
+
 waitForWritablePrimary();
 
 // ---- billing_db (customer-service) ------------------------------------------
@@ -143,15 +158,7 @@ const customers = ensureCollection(billing, 'customers');
 customers.createIndex({ email_normalized: 1 }, { name: 'email_normalized_unique', unique: true });
 customers.createIndex({ name_lower: 1 }, { name: 'name_lower' });
 
-const sampleCustomers = readSeed('customers.json');
-if (sampleCustomers !== null) {
-  if (customers.countDocuments({}) === 0) {
-    const result = customers.insertMany(sampleCustomers.map(customerDocument));
-    log(`${CUSTOMER_DB}.customers: inserted ${Object.keys(result.insertedIds).length} sample customers`);
-  } else {
-    log(`${CUSTOMER_DB}.customers is not empty: sample customers not loaded`);
-  }
-}
+loadSample(billing, 'customers', 'customers.json', customerDocument);
 
 // ---- invoice_db (invoice-service) -------------------------------------------
 const invoiceDb = db.getSiblingDB(INVOICE_DB);
@@ -165,15 +172,6 @@ invoices.createIndex(
   { name: 'number_unique', unique: true, partialFilterExpression: { number: { $type: 'string' } } },
 );
 
-const sampleInvoices = readSeed('invoices.json');
-if (sampleInvoices !== null) {
-  if (invoices.countDocuments({}) === 0) {
-    const result = invoices.insertMany(sampleInvoices.map(invoiceDocument));
-    log(`${INVOICE_DB}.invoices: inserted ${Object.keys(result.insertedIds).length} sample invoices`);
-
-  } else {
-    log(`${INVOICE_DB}.invoices is not empty: sample invoices not loaded`);
-  }
-}
+loadSample(invoiceDb, 'invoices', 'invoices.json', invoiceDocument);
 
 log('done');

@@ -5,36 +5,28 @@ use std::sync::Arc;
 
 use bson::oid::ObjectId;
 use service_kit::store::{Attempt, insert_once, retry_lost_races};
-use service_kit::{Limit, Page, StoreError};
+use service_kit::{Page, StoreError};
 
-use crate::domain::{Customer, CustomerChanges, Email, NewCustomer};
+use crate::domain::{Customer, CustomerChanges, NewCustomer};
 use crate::error::AppError;
-use crate::store::{CustomerFilter, CustomerStore};
-
-/// What a list asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    /// Only the customer with this email, compared as [`Email::key_of`] does.
-    pub email: Option<String>,
-    /// Only customers whose name starts with this, case-insensitively.
-    pub name_prefix: Option<String>,
-    pub after: Option<ObjectId>,
-    pub limit: Limit,
-}
+pub use crate::store::CustomerQuery;
+use crate::store::CustomerStore;
 
 #[derive(Clone)]
 pub struct Customers {
     store: Arc<dyn CustomerStore>,
+    store_name: &'static str,
 }
 
 impl Customers {
-    pub fn new(store: Arc<dyn CustomerStore>) -> Self {
-        Self { store }
+    /// The use cases on `store`, whose name `/ready` and 503s give.
+    pub fn new(store: Arc<dyn CustomerStore>, store_name: &'static str) -> Self {
+        Self { store, store_name }
     }
 
-    /// Whether the store answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
+    /// Whether the store answers, and its name.
+    pub async fn ping(&self) -> (&'static str, Result<(), StoreError>) {
+        (self.store_name, self.store.ping().await)
     }
 
     /// Stores a new customer. `reserved_id` is the id an `Idempotency-Key` reserved: a
@@ -94,16 +86,8 @@ impl Customers {
     }
 
     /// One page of customers, in id order.
-    pub async fn list(&self, query: ListQuery) -> Result<Page<Customer>, AppError> {
-        let filter = CustomerFilter {
-            email_key: query.email.as_deref().map(Email::key_of),
-            name_prefix: query.name_prefix.as_deref().map(str::to_lowercase),
-        };
-        let customers = self
-            .store
-            .list(&filter, query.after, query.limit.get() + 1)
-            .await
-            .map_err(AppError::Store)?;
+    pub async fn list(&self, query: CustomerQuery) -> Result<Page<Customer>, AppError> {
+        let customers = self.store.list(&query).await.map_err(AppError::Store)?;
         Ok(Page::from_overfetch(customers, query.limit, |c| c.id))
     }
 }

@@ -9,9 +9,7 @@ pub mod seed;
 pub mod settings;
 pub mod store;
 
-use std::sync::Arc;
-
-use service_kit::{App, Backend, Opener};
+use service_kit::App;
 pub use settings::Settings;
 
 use crate::app::Customers;
@@ -23,26 +21,16 @@ pub const SERVICE: &str = "customer-service";
 /// [`App::run_until`]. Starts even while MongoDB is down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let settings = settings.common;
-    let backend = Backend::<dyn CustomerStore>::open(
+    let backend = service_kit::open_backend!(
         SERVICE,
         &settings,
-        Opener {
-            mongo: |database| Arc::new(MongoCustomerStore::new(database)) as Arc<dyn CustomerStore>,
-            embedded: |dir: &std::path::Path| {
-                let store = EmbeddedCustomerStore::open(dir)?;
-                let database = store.database();
-                Ok((Arc::new(store) as Arc<dyn CustomerStore>, database))
-            },
-        },
-    )
-    .await?;
+        MongoCustomerStore | EmbeddedCustomerStore => dyn CustomerStore
+    )?;
     if settings.seed_sample_data {
-        seed::in_background(backend.store.clone())?;
+        let customers = seed::sample_customers()?;
+        service_kit::seed::in_background("customers", backend.store.clone(), customers);
     }
-    let state = http::AppState {
-        customers: Customers::new(backend.store.clone()),
-        store_name: backend.name,
-    };
-    let router = http::router(state, backend.guards(&settings));
+    let customers = Customers::new(backend.store.clone(), backend.name);
+    let router = http::router(customers, backend.guards(&settings));
     backend.bind(SERVICE, &settings, router).await
 }

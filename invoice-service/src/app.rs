@@ -8,13 +8,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use bson::oid::ObjectId;
 use service_kit::store::{Attempt, insert_once, retry_lost_races};
-use service_kit::{Limit, Page, StoreError};
+use service_kit::{Page, StoreError};
 
 use crate::cache::{Entry, Found, InvoiceCache, ReadThrough, Ttl};
 use crate::customers::CustomerDirectory;
-use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Status, Transition};
+use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Transition};
 use crate::error::AppError;
-use crate::store::{InvoiceFilter, InvoiceStore};
+pub use crate::store::InvoiceQuery;
+use crate::store::InvoiceStore;
 
 /// An invoice as stored, and its JSON exactly as the cache holds and the API returns it.
 pub struct Stored {
@@ -22,18 +23,10 @@ pub struct Stored {
     pub json: Bytes,
 }
 
-/// What a list asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub customer_id: Option<ObjectId>,
-    pub status: Option<Status>,
-    pub after: Option<ObjectId>,
-    pub limit: Limit,
-}
-
 #[derive(Clone)]
 pub struct Invoices {
     store: Arc<dyn InvoiceStore>,
+    store_name: &'static str,
     cache: Arc<InvoiceCache>,
     reads: Arc<ReadThrough>,
     customers: Arc<CustomerDirectory>,
@@ -41,8 +34,9 @@ pub struct Invoices {
 }
 
 impl Invoices {
+    /// The use cases on `store` (whose name `/ready` and 503s give), read through `reads`.
     pub fn new(
-        store: Arc<dyn InvoiceStore>,
+        (store, store_name): (Arc<dyn InvoiceStore>, &'static str),
         cache: Arc<InvoiceCache>,
         reads: Arc<ReadThrough>,
         customers: Arc<CustomerDirectory>,
@@ -50,6 +44,7 @@ impl Invoices {
     ) -> Self {
         Self {
             store,
+            store_name,
             cache,
             reads,
             customers,
@@ -62,9 +57,9 @@ impl Invoices {
         tokio::join!(self.store.ping(), self.cache.ping())
     }
 
-    /// The cache's name as `/ready` gives it.
-    pub fn cache_name(&self) -> &'static str {
-        self.cache.name()
+    /// The names of the store and the cache, as `/ready` gives them.
+    pub fn dependency_names(&self) -> (&'static str, &'static str) {
+        (self.store_name, self.cache.name())
     }
 
     pub fn reads(&self) -> &ReadThrough {
@@ -100,15 +95,8 @@ impl Invoices {
     }
 
     /// One page of invoices, in id order.
-    pub async fn list(&self, query: ListQuery) -> Result<Page<Invoice>, AppError> {
-        let filter = InvoiceFilter {
-            customer_id: query.customer_id,
-            status: query.status,
-        };
-        let invoices = self
-            .store
-            .list(&filter, query.after, query.limit.get() + 1)
-            .await?;
+    pub async fn list(&self, query: InvoiceQuery) -> Result<Page<Invoice>, AppError> {
+        let invoices = self.store.list(&query).await?;
         Ok(Page::from_overfetch(invoices, query.limit, |i| i.id))
     }
 

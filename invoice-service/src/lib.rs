@@ -13,7 +13,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use service_kit::{App, Backend, Opener};
+use service_kit::App;
 pub use settings::Settings;
 
 use crate::app::Invoices;
@@ -29,21 +29,14 @@ const LOCAL_CACHE_ENTRIES: u64 = 100_000;
 /// Builds the service on its configured port; it runs when the caller calls
 /// [`App::run_until`]. Starts even while MongoDB, Redis and customer-service are down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let backend = Backend::<dyn InvoiceStore>::open(
+    let backend = service_kit::open_backend!(
         SERVICE,
         &settings.common,
-        Opener {
-            mongo: |database| Arc::new(MongoInvoiceStore::new(database)) as Arc<dyn InvoiceStore>,
-            embedded: |dir: &std::path::Path| {
-                let store = EmbeddedInvoiceStore::open(dir)?;
-                let database = store.database();
-                Ok((Arc::new(store) as Arc<dyn InvoiceStore>, database))
-            },
-        },
-    )
-    .await?;
+        MongoInvoiceStore | EmbeddedInvoiceStore => dyn InvoiceStore
+    )?;
     if settings.common.seed_sample_data {
-        seed::in_background(backend.store.clone())?;
+        let invoices = seed::sample_invoices()?;
+        service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
     }
     let cache = Arc::new(match &settings.redis_url {
         Some(url) => {
@@ -67,10 +60,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         &settings.customer_service_url,
         settings.customer_service_api_key.clone(),
     )?);
-    let state = http::AppState {
-        invoices: Invoices::new(backend.store.clone(), cache, reads, customers, ttl),
-        store_name: backend.name,
-    };
-    let router = http::router(state, backend.guards(&settings.common));
+    let store = (backend.store.clone(), backend.name);
+    let invoices = Invoices::new(store, cache, reads, customers, ttl);
+    let router = http::router(invoices, backend.guards(&settings.common));
     backend.bind(SERVICE, &settings.common, router).await
 }

@@ -1,28 +1,11 @@
 //! The sample invoices of `data/invoices.json`, loaded into an empty store on request.
 
-use std::sync::Arc;
-
 use crate::domain::Invoice;
-use crate::store::InvoiceStore;
 
 const SAMPLE: &str = include_str!("../data/invoices.json");
 
 pub fn sample_invoices() -> anyhow::Result<Vec<Invoice>> {
-    let mut invoices: Vec<Invoice> = serde_json::from_str(SAMPLE)?;
-    for invoice in &mut invoices {
-        invoice.version = 1;
-    }
-    Ok(invoices)
-}
-
-/// Loads the sample invoices into an empty store, in the background.
-pub fn in_background(store: Arc<dyn InvoiceStore>) -> anyhow::Result<()> {
-    let invoices = Arc::new(sample_invoices()?);
-    service_kit::seed::in_background("invoices", move || {
-        let (store, invoices) = (store.clone(), invoices.clone());
-        async move { store.seed(&invoices).await }
-    });
-    Ok(())
+    service_kit::seed::parse(SAMPLE)
 }
 
 #[cfg(test)]

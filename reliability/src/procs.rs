@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::outcome::Service;
+
 /// A port nobody listens on now, and that this run has not handed out before.
 pub fn free_port() -> anyhow::Result<u16> {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
@@ -235,6 +237,34 @@ pub struct Binaries {
     pub services: PathBuf,
 }
 
+/// One process of the [`Cluster`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    Mongo,
+    Redis,
+    Customers,
+    Invoices,
+}
+
+impl Member {
+    /// Every member, in dependency order (the order they start in).
+    pub const ALL: [Member; 4] = [
+        Member::Mongo,
+        Member::Redis,
+        Member::Customers,
+        Member::Invoices,
+    ];
+}
+
+impl From<Service> for Member {
+    fn from(service: Service) -> Self {
+        match service {
+            Service::Customers => Member::Customers,
+            Service::Invoices => Member::Invoices,
+        }
+    }
+}
+
 /// The whole system under test.
 pub struct Cluster {
     pub mongo: Proc,
@@ -412,23 +442,38 @@ impl Cluster {
         wait_for_health(&mut self.invoices, &url).await
     }
 
+    /// The process of `member`.
+    pub fn proc(&mut self, member: Member) -> &mut Proc {
+        match member {
+            Member::Mongo => &mut self.mongo,
+            Member::Redis => &mut self.redis,
+            Member::Customers => &mut self.customers,
+            Member::Invoices => &mut self.invoices,
+        }
+    }
+
+    /// Starts `member` and waits until it serves.
+    pub async fn start(&mut self, member: Member) -> anyhow::Result<()> {
+        match member {
+            Member::Mongo => self.start_mongo().await,
+            Member::Redis => self.start_redis().await,
+            Member::Customers => self.start_customers().await,
+            Member::Invoices => self.start_invoices().await,
+        }
+    }
+
     /// Everything, in dependency order.
     pub async fn start_all(&mut self) -> anyhow::Result<()> {
-        self.start_mongo().await?;
-        self.start_redis().await?;
-        self.start_customers().await?;
-        self.start_invoices().await
+        for member in Member::ALL {
+            self.start(member).await?;
+        }
+        Ok(())
     }
 
     /// Every process, for a last check that none is left.
     pub fn kill_all(&mut self) {
-        for proc in [
-            &mut self.invoices,
-            &mut self.customers,
-            &mut self.redis,
-            &mut self.mongo,
-        ] {
-            proc.kill();
+        for member in Member::ALL.into_iter().rev() {
+            self.proc(member).kill();
         }
     }
 }

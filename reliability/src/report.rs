@@ -69,6 +69,13 @@ impl RowResult {
         self.figures.insert(name.to_owned(), value.into());
     }
 
+    /// The first of `examples` (of what went wrong), if any, as figure `name`.
+    pub fn first_example(&mut self, name: &str, examples: &[impl Serialize]) {
+        if let Some(example) = examples.first() {
+            self.figure(name, serde_json::json!(example));
+        }
+    }
+
     /// Settles `pass` once every criterion is in.
     pub fn settle(&mut self) {
         self.pass = self.error.is_none()

@@ -141,30 +141,41 @@ stop_all() {
     return 0
 }
 
+# poll TRIES INTERVAL NAME EXITED TIMEOUT CHECK...: run CHECK every INTERVAL seconds, at most
+# TRIES times, until it succeeds. Fails, saying EXITED, as soon as NAME's session is empty, or,
+# saying TIMEOUT, when the tries are used up.
+poll() {
+    local tries="$1" interval="$2" name="$3" exited="$4" timeout="$5"
+    shift 5
+    for _ in $(seq "$tries"); do
+        if "$@"; then return 0; fi
+        alive "$name" || { echo "$exited" >&2; return 1; }
+        sleep "$interval"
+    done
+    echo "$timeout" >&2
+    return 1
+}
+
+# tcp_listens PORT: true when something accepts a connection on 127.0.0.1:PORT.
+tcp_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# http_ok URL: true when URL answers 2xx within 2 s.
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+
 # wait_tcp PORT SECONDS NAME: until something listens on 127.0.0.1:PORT; fails after SECONDS
 # or as soon as NAME's session is empty.
 wait_tcp() {
     local port="$1" secs="$2" name="$3"
-    for _ in $(seq $((secs * 10))); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        alive "$name" || { echo "$name exited before listening" >&2; return 1; }
-        sleep 0.1
-    done
-    echo "$name: nothing listens on 127.0.0.1:$port after ${secs}s" >&2
-    return 1
+    poll $((secs * 10)) 0.1 "$name" "$name exited before listening" \
+        "$name: nothing listens on 127.0.0.1:$port after ${secs}s" tcp_listens "$port"
 }
 
 # wait_http_ok URL SECONDS NAME: until URL answers 2xx; fails after SECONDS or as soon as NAME's
 # session is empty.
 wait_http_ok() {
     local url="$1" secs="$2" name="$3"
-    for _ in $(seq $((secs * 4))); do
-        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
-        alive "$name" || { echo "$name exited before answering $url" >&2; return 1; }
-        sleep 0.25
-    done
-    echo "$name: $url did not answer 200 within ${secs}s" >&2
-    return 1
+    poll $((secs * 4)) 0.25 "$name" "$name exited before answering $url" \
+        "$name: $url did not answer 200 within ${secs}s" http_ok "$url"
 }
 
 # show_log FILE [LINES]: the last LINES (80) lines of FILE, framed; nothing when it is missing.

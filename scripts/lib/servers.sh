@@ -21,15 +21,13 @@ spawn_redis() {
         --port "$port" --dir "$dir" --daemonize no
 }
 
+# redis_pongs PORT: true when the redis-server on 127.0.0.1:PORT answers PING.
+redis_pongs() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
+
 # wait_redis NAME PORT SECONDS: until the redis-server of NAME answers PING; on failure its log.
 wait_redis() {
-    local name="$1" port="$2" secs="$3"
-    for _ in $(seq $((secs * 10))); do
-        if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; then return 0; fi
-        alive "$name" || break
-        sleep 0.1
-    done
-    echo "redis-server did not answer PING on port $port" >&2
+    local name="$1" port="$2" secs="$3" failed="redis-server did not answer PING on port $2"
+    poll $((secs * 10)) 0.1 "$name" "$failed" "$failed" redis_pongs "$port" && return 0
     show_log "$LOG_DIR/$name.log" 30 >&2
     return 1
 }

@@ -96,3 +96,31 @@ impl<S: ?Sized> Backend<S> {
         })
     }
 }
+
+/// Opens the backend of a store trait from its two implementations, given as
+/// `MongoStore | EmbeddedStore => dyn StoreTrait`: `MongoStore::new(database)` and
+/// `EmbeddedStore::open(dir)` with its `database()` (a macro because each must become the
+/// trait object, which no generic function can name).
+#[macro_export]
+macro_rules! open_backend {
+    ($service:expr, $settings:expr, $mongo:ty | $embedded:ty => $store:ty) => {
+        $crate::Backend::<$store>::open(
+            $service,
+            $settings,
+            $crate::Opener {
+                mongo: |database| {
+                    ::std::sync::Arc::new(<$mongo>::new(database)) as ::std::sync::Arc<$store>
+                },
+                embedded: |dir: &::std::path::Path| {
+                    let store = <$embedded>::open(dir)?;
+                    let database = store.database();
+                    Ok((
+                        ::std::sync::Arc::new(store) as ::std::sync::Arc<$store>,
+                        database,
+                    ))
+                },
+            },
+        )
+        .await
+    };
+}

@@ -28,6 +28,7 @@ pub mod sqlite;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod validated;
 
 pub use backend::{Backend, Opener};
 pub use error::{ApiError, ErrorCode, FieldError, codes};

@@ -216,3 +216,84 @@ where
     })
     .await
 }
+
+/// One collection of a service's documents, with the calls every store makes on it: each
+/// bounded in time, and the indexes made before the first write.
+pub struct Documents<D: Send + Sync> {
+    database: mongodb::Database,
+    collection: mongodb::Collection<D>,
+    indexes: Indexes,
+}
+
+impl<D> Documents<D>
+where
+    D: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    pub fn new(database: mongodb::Database, name: &str, indexes: Vec<mongodb::IndexModel>) -> Self {
+        let collection = database.collection(name);
+        Self {
+            indexes: Indexes::new(&collection, indexes),
+            database,
+            collection,
+        }
+    }
+
+    /// Answers when MongoDB does and the indexes are there.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        bounded(self.database.run_command(bson::doc! {"ping": 1})).await?;
+        self.indexes.ensure().await
+    }
+
+    pub async fn insert(&self, document: D) -> Result<(), StoreError> {
+        self.indexes.ensure().await?;
+        bounded(self.collection.insert_one(document)).await?;
+        Ok(())
+    }
+
+    pub async fn find(&self, id: bson::oid::ObjectId) -> Result<Option<D>, StoreError> {
+        self.find_one(bson::doc! {"_id": id}).await
+    }
+
+    pub async fn find_one(&self, filter: bson::Document) -> Result<Option<D>, StoreError> {
+        bounded(self.collection.find_one(filter)).await
+    }
+
+    /// The document `filter` selects, first by `sort`.
+    pub async fn first(
+        &self,
+        filter: bson::Document,
+        sort: bson::Document,
+    ) -> Result<Option<D>, StoreError> {
+        bounded(self.collection.find_one(filter).sort(sort)).await
+    }
+
+    /// Replaces the document `unchanged` selects; `false` when it selects none. A whole
+    /// document keeps every field's BSON type and lets unique indexes refuse the write.
+    pub async fn replace(&self, unchanged: bson::Document, next: D) -> Result<bool, StoreError> {
+        self.indexes.ensure().await?;
+        let result = bounded(self.collection.replace_one(unchanged, next)).await?;
+        Ok(result.matched_count == 1)
+    }
+
+    /// Deletes the document `filter` selects; `false` when it selects none.
+    pub async fn delete(&self, filter: bson::Document) -> Result<bool, StoreError> {
+        let result = bounded(self.collection.delete_one(filter)).await?;
+        Ok(result.deleted_count == 1)
+    }
+
+    /// See [`find_page`].
+    pub async fn page(
+        &self,
+        filter: bson::Document,
+        after: Option<bson::oid::ObjectId>,
+        limit: usize,
+    ) -> Result<Vec<D>, StoreError> {
+        find_page(&self.collection, filter, after, limit).await
+    }
+
+    /// See [`insert_all_if_empty`].
+    pub async fn seed(&self, documents: Vec<D>) -> Result<usize, StoreError> {
+        self.indexes.ensure().await?;
+        insert_all_if_empty(&self.collection, documents).await
+    }
+}

@@ -20,6 +20,12 @@ impl Limit {
     pub fn get(self) -> usize {
         usize::from(self.0)
     }
+
+    /// What a store reads for a page: one more than it holds, which tells whether there is
+    /// more ([`Page::from_overfetch`]).
+    pub fn overfetch(self) -> usize {
+        self.get() + 1
+    }
 }
 
 impl Default for Limit {

@@ -1,21 +1,25 @@
 //! Loading sample data into an empty store, in the background, retrying while the store is
 //! unavailable (the service starts before its database).
 
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::store::StoreError;
+use crate::store::Records;
 
-/// Runs `seed` until the store answers: it returns how many records it loaded, 0 when the
-/// store already held data.
-pub fn in_background<F, Fut>(what: &'static str, seed: F)
+/// Parses the sample records a service ships as JSON.
+pub fn parse<T: serde::de::DeserializeOwned>(json: &str) -> anyhow::Result<Vec<T>> {
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Loads `records` into `store` if it is empty, retrying until the store answers.
+pub fn in_background<T, S>(what: &'static str, store: Arc<S>, records: Vec<T>)
 where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<usize, StoreError>> + Send,
+    T: Send + Sync + 'static,
+    S: Records<T> + ?Sized,
 {
     tokio::spawn(async move {
         loop {
-            match seed().await {
+            match store.seed(&records).await {
                 Ok(0) => return tracing::info!(what, "store not empty; sample data not loaded"),
                 Ok(count) => return tracing::info!(what, count, "sample data loaded"),
                 Err(error) => {

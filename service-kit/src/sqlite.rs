@@ -96,3 +96,75 @@ impl EmbeddedDb {
         Ok(())
     }
 }
+
+/// A record kept as a JSON `body` with its `version` in a column of its own.
+pub fn versioned<T>(body: &str, version: i64) -> Result<T, StoreError>
+where
+    T: serde::de::DeserializeOwned + crate::store::Versioned,
+{
+    let mut record: T = from_json(body)?;
+    *record.version_mut() = version;
+    Ok(record)
+}
+
+/// The record `sql` (selecting `body, version` by `?1`) finds for `id`.
+pub fn read_versioned<T>(conn: &Connection, sql: &str, id: &str) -> Result<Option<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned + crate::store::Versioned,
+{
+    use rusqlite::OptionalExtension;
+    let row: Option<(String, i64)> = conn
+        .query_row(sql, [id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    row.map(|(body, version)| versioned(&body, version))
+        .transpose()
+}
+
+/// Every record the prepared `sql` (selecting `body, version`) finds with `params`.
+pub fn query_versioned<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned + crate::store::Versioned,
+{
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let mut records = Vec::new();
+    for row in rows {
+        let (body, version): (String, i64) = row?;
+        records.push(versioned(&body, version)?);
+    }
+    Ok(records)
+}
+
+impl EmbeddedDb {
+    /// Inserts `records` with `insert` in one transaction when `table` is empty; how many
+    /// it inserted.
+    pub async fn seed_if_empty<T>(
+        &self,
+        table: &'static str,
+        records: &[T],
+        insert: fn(&Connection, &T) -> Result<(), StoreError>,
+    ) -> Result<usize, StoreError>
+    where
+        T: Clone + Send + 'static,
+    {
+        let records = records.to_vec();
+        self.call(move |conn| {
+            let tx = write_transaction(conn)?;
+            let count: i64 =
+                tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+            if count > 0 {
+                return Ok(0);
+            }
+            for record in &records {
+                insert(&tx, record)?;
+            }
+            tx.commit()?;
+            Ok(records.len())
+        })
+        .await
+    }
+}

@@ -89,3 +89,27 @@ where
         Err(error) => Err(error),
     }
 }
+
+/// The version a record is stored with first.
+pub fn first_version() -> i64 {
+    1
+}
+
+/// What every store of records keyed by an ObjectId does, whichever backend keeps them.
+#[async_trait::async_trait]
+pub trait Records<T: Send + Sync + 'static>: Send + Sync + 'static {
+    /// Answers when the backend can serve (and has its indexes).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert(&self, record: &T) -> Result<(), StoreError>;
+
+    async fn get(&self, id: bson::oid::ObjectId) -> Result<Option<T>, StoreError>;
+
+    /// Loads `records` when the store is empty; never twice. How many it loaded.
+    async fn seed(&self, records: &[T]) -> Result<usize, StoreError>;
+}
+
+/// A record whose writes are version-checked: the stores keep its version beside it.
+pub trait Versioned {
+    fn version_mut(&mut self) -> &mut i64;
+}

@@ -1,5 +1,6 @@
 //! What the black-box tests share: real servers, each on a free port and killed when
-//! dropped, and the app under test with its client ([`app`]).
+//! dropped, the app under test with its client ([`app`]), and checks over many requests
+//! ([`checks`]).
 //!
 //! The test command (`scripts/test`) tells the suites what to use through the environment:
 //! - `TEST_BACKEND`: `mongo` or `embedded` (default `embedded`).
@@ -8,6 +9,7 @@
 //!   stop and pause private servers of their own.
 
 pub mod app;
+pub mod checks;
 pub mod openapi;
 
 use std::net::TcpListener;
@@ -16,7 +18,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-pub use app::{Client, Running, assert_error, debug_logs, run, status_and_json};
+pub use app::{
+    Client, Running, assert_error, assert_not_found, assert_validation_failed, debug_logs, run,
+    status_and_json, with_field,
+};
+pub use checks::{Refusals, join_tasks};
 
 /// Which store the suite runs against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +118,17 @@ struct Process {
 }
 
 impl Process {
+    /// Starts `command` with its output dropped and waits until it listens on `port`.
+    fn spawn(&mut self, mut command: Command, port: u16, timeout: Duration) -> anyhow::Result<()> {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", command.get_program().to_string_lossy()))?;
+        self.child = Some(child);
+        wait_for_port(port, timeout)
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             signal(&child, "CONT");
@@ -179,13 +196,8 @@ impl MongoServer {
                 .arg("--log-file")
                 .arg(dir.join("nx.log"));
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {bin}"))?;
-        self.process.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(20))
+        self.process
+            .spawn(command, self.port, Duration::from_secs(20))
     }
 }
 
@@ -215,15 +227,12 @@ impl RedisServer {
 
     pub fn resume(&mut self) -> anyhow::Result<()> {
         let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&bin)
+        let mut command = Command::new(bin);
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {bin}"))?;
-        self.process.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(10))
+            .args(["--save", "", "--appendonly", "no"]);
+        self.process
+            .spawn(command, self.port, Duration::from_secs(10))
     }
 
     /// SIGSTOP: the server holds connections but answers nothing.

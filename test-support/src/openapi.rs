@@ -2,6 +2,28 @@
 
 use serde_json::Value;
 
+/// What a service's document must say of itself.
+pub struct Expected<'a> {
+    /// Every business route and its methods; the operational ones are checked too.
+    pub routes: &'a [(&'a str, &'a [&'a str])],
+    /// Request schemas that must refuse unknown fields.
+    pub closed: &'a [&'a str],
+    /// A schema and a value the service serialises as it: the two must have the same fields.
+    pub describes: (&'a str, Value),
+    /// A business operation (`path`, `method`) that must need the bearer key.
+    pub guarded: (&'a str, &'a str),
+}
+
+/// Checks `doc` against `expected`: OpenAPI 3.1 with every route, closed request bodies,
+/// the documented resource as it is written, the bearer key on business routes only.
+pub fn assert_document(doc: &utoipa::openapi::OpenApi, expected: Expected<'_>) {
+    let doc = document(doc);
+    assert_routes(&doc, expected.routes);
+    assert_closed(&doc, expected.closed);
+    assert_describes(&doc, expected.describes.0, &expected.describes.1);
+    assert_bearer_on(&doc, expected.guarded.0, expected.guarded.1);
+}
+
 /// The document as JSON.
 pub fn document(doc: &utoipa::openapi::OpenApi) -> Value {
     serde_json::to_value(doc).unwrap_or_else(|e| panic!("document not serialisable: {e}"))

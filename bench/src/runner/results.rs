@@ -252,18 +252,14 @@ impl BenchResults {
         for check in missed {
             let _ = writeln!(out, "  missed: {} (measured {})", check.target, check.value);
         }
-        for case in &self.cases {
-            if case.report.failures() > 0 {
-                let r = &case.report;
-                let _ = writeln!(
-                    out,
-                    "errors in {}: status {:?}, no answer {:?}; first error: {}",
-                    case.name,
-                    r.status,
-                    r.errors,
-                    r.first_error.as_deref().unwrap_or("-")
-                );
-            }
+        for case in self.cases.iter().filter(|c| c.report.failures() > 0) {
+            let r = &case.report;
+            let first_error = r.first_error.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "errors in {}: status {:?}, no answer {:?}; first error: {first_error}",
+                case.name, r.status, r.errors
+            );
         }
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");

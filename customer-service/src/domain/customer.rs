@@ -24,8 +24,14 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped by every write; a write succeeds only on the version it read.
-    #[serde(skip)]
+    #[serde(skip, default = "service_kit::store::first_version")]
     pub version: i64,
+}
+
+impl service_kit::store::Versioned for Customer {
+    fn version_mut(&mut self) -> &mut i64 {
+        &mut self.version
+    }
 }
 
 impl Customer {

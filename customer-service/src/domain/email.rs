@@ -24,10 +24,6 @@ impl Email {
         Ok(Self(address.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Lower-cased and trimmed: two addresses with the same key are the same customer.
     pub fn key_of(address: &str) -> String {
         address.trim().to_lowercase()
@@ -38,19 +34,7 @@ impl Email {
     }
 }
 
-impl TryFrom<String> for Email {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw).map_err(|e| e.message)
-    }
-}
-
-impl From<Email> for String {
-    fn from(email: Email) -> Self {
-        email.0
-    }
-}
+service_kit::validated_string!(Email);
 
 #[cfg(test)]
 mod tests {

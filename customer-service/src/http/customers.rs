@@ -7,13 +7,12 @@ use service_kit::idempotency::ResourceId;
 use service_kit::openapi::IdempotencyKeyHeader;
 use service_kit::{JsonBody, ObjectIdParam, Page, QueryParams};
 
-use super::AppState;
 use super::dto::{
-    CreateCustomer, CustomerCreated, CustomerUpdated, ListCustomers, Message, UpdateCustomer,
+    CreateCustomer, CustomerCreated, CustomerList, CustomerSchema, CustomerUpdated, ListCustomers,
+    Message, UpdateCustomer,
 };
-use super::openapi::{
-    CreateErrors, CustomerList, CustomerSchema, ListErrors, OneCustomerErrors, UpdateErrors,
-};
+use super::openapi::{CreateErrors, ListErrors, OneCustomerErrors, UpdateErrors};
+use crate::app::Customers;
 use crate::domain::{Customer, CustomerChanges, NewCustomer};
 use crate::error::AppError;
 
@@ -28,23 +27,19 @@ use crate::error::AppError;
     params(IdempotencyKeyHeader),
     request_body = CreateCustomer,
     responses(
-        (status = 201, description = "Created.", body = CustomerCreated, headers(
-            ("Location" = String, description = "`/customers/{id}` of the new customer."),
-            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`."),
-        )),
+        (status = 201, description = "Created.", body = CustomerCreated),
         CreateErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn create_customer(
-    State(state): State<AppState>,
+    State(customers): State<Customers>,
     resource_id: Option<Extension<ResourceId>>,
     JsonBody(body): JsonBody<CreateCustomer>,
 ) -> Result<impl IntoResponse, AppError> {
     let new =
         NewCustomer::parse(body.into(), service_kit::time::now()).map_err(AppError::Validation)?;
     let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
-    let customer = state.customers.create(new, reserved_id).await?;
+    let customer = customers.create(new, reserved_id).await?;
     let id = customer.id.to_hex();
     let location = HeaderValue::from_str(&format!("/customers/{id}")).ok();
     let body = CustomerCreated {
@@ -69,13 +64,12 @@ pub async fn create_customer(
         (status = 200, description = "The customer.", body = CustomerSchema),
         OneCustomerErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn get_customer(
-    State(state): State<AppState>,
+    State(customers): State<Customers>,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Json<Customer>, AppError> {
-    Ok(Json(state.customers.get(id).await?))
+    Ok(Json(customers.get(id).await?))
 }
 
 /// Update a customer (`PUT` and `PATCH` alike).
@@ -92,16 +86,15 @@ pub async fn get_customer(
         (status = 200, description = "The customer as it is now.", body = CustomerUpdated),
         UpdateErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn update_customer(
-    State(state): State<AppState>,
+    State(customers): State<Customers>,
     ObjectIdParam(id): ObjectIdParam,
     JsonBody(body): JsonBody<UpdateCustomer>,
 ) -> Result<Json<CustomerUpdated>, AppError> {
     let changes = CustomerChanges::parse(body.into(), service_kit::time::now())
         .map_err(AppError::Validation)?;
-    let customer = state.customers.update(id, &changes).await?;
+    let customer = customers.update(id, &changes).await?;
     Ok(Json(CustomerUpdated {
         message: "Customer updated",
         customer,
@@ -118,13 +111,12 @@ pub async fn update_customer(
         (status = 200, description = "Deleted.", body = Message),
         OneCustomerErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn delete_customer(
-    State(state): State<AppState>,
+    State(customers): State<Customers>,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Json<Message>, AppError> {
-    state.customers.delete(id).await?;
+    customers.delete(id).await?;
     Ok(Json(Message {
         message: "Customer deleted",
     }))
@@ -140,11 +132,10 @@ pub async fn delete_customer(
         (status = 200, description = "One page of customers.", body = CustomerList),
         ListErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn list_customers(
-    State(state): State<AppState>,
+    State(customers): State<Customers>,
     QueryParams(query): QueryParams<ListCustomers>,
 ) -> Result<Json<Page<Customer>>, AppError> {
-    Ok(Json(state.customers.list(query.into()).await?))
+    Ok(Json(customers.list(query.into()).await?))
 }

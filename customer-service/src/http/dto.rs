@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::extract::{double_option, double_option_object, optional_object};
-use service_kit::{Cursor, Limit};
+use service_kit::{Cursor, Limit, Page};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::ListQuery;
-use crate::domain::{Address, Customer, CustomerFields, CustomerUpdate};
+use crate::app::CustomerQuery;
+use crate::domain::{Address, Customer, CustomerFields, CustomerUpdate, Email};
 
 /// A postal address as a client sends it. Every line is optional.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -132,11 +133,11 @@ pub struct ListCustomers {
     q: Option<String>,
 }
 
-impl From<ListCustomers> for ListQuery {
+impl From<ListCustomers> for CustomerQuery {
     fn from(q: ListCustomers) -> Self {
-        ListQuery {
-            email: q.email,
-            name_prefix: q.q,
+        CustomerQuery {
+            email_key: q.email.as_deref().map(Email::key_of),
+            name_prefix: q.q.as_deref().map(str::to_lowercase),
             after: q.after.map(|c| c.0),
             limit: q.limit,
         }
@@ -149,7 +150,7 @@ pub struct CustomerCreated {
     pub message: &'static str,
     #[schema(pattern = "^[0-9a-f]{24}$")]
     pub id: String,
-    #[schema(value_type = super::openapi::CustomerSchema)]
+    #[schema(value_type = CustomerSchema)]
     pub customer: Customer,
 }
 
@@ -157,7 +158,7 @@ pub struct CustomerCreated {
 pub struct CustomerUpdated {
     #[schema(value_type = String, examples("Customer updated"))]
     pub message: &'static str,
-    #[schema(value_type = super::openapi::CustomerSchema)]
+    #[schema(value_type = CustomerSchema)]
     pub customer: Customer,
 }
 
@@ -166,3 +167,25 @@ pub struct Message {
     #[schema(value_type = String, examples("Customer deleted"))]
     pub message: &'static str,
 }
+
+/// A customer as the API returns it (the document's name for [`crate::domain::Customer`],
+/// whose serialisation it describes; a test keeps the two alike).
+#[derive(ToSchema)]
+#[schema(as = Customer)]
+#[allow(dead_code)]
+pub struct CustomerSchema {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    id: String,
+    name: String,
+    #[schema(examples("billing@acme-widgets.example"))]
+    email: String,
+    phone: Option<String>,
+    address: Option<AddressInput>,
+    #[schema(value_type = service_kit::Metadata)]
+    metadata: BTreeMap<String, String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A page of customers.
+pub type CustomerList = Page<CustomerSchema>;

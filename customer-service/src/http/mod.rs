@@ -12,15 +12,8 @@ use service_kit::http::Guards;
 
 use crate::app::Customers;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub customers: Customers,
-    /// The store's name as `/ready` gives it.
-    pub store_name: &'static str,
-}
-
-pub fn router(state: AppState, guards: Guards) -> Router {
+/// Every route; handlers reach the use cases as their state.
+pub fn router(customers: Customers, guards: Guards) -> Router {
     let business = Router::new()
         .route(
             "/customers",
@@ -33,9 +26,13 @@ pub fn router(state: AppState, guards: Guards) -> Router {
                 .patch(customers::update_customer)
                 .delete(customers::delete_customer),
         );
-    let router = service_kit::http::guard(business, guards)
-        .route("/ready", get(ready::ready))
-        .merge(openapi::docs_routes())
-        .with_state(state);
-    service_kit::http::finish(router, crate::SERVICE, None)
+    service_kit::http::service_router(
+        crate::SERVICE,
+        business,
+        get(ready::ready),
+        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        guards,
+        customers,
+        None,
+    )
 }

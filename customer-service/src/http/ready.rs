@@ -3,8 +3,8 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use service_kit::ApiError;
 
-use super::AppState;
 use super::openapi::ReadyErrors;
+use crate::app::Customers;
 
 /// `GET /ready`: 200 when the store answers, 503 naming it otherwise.
 #[utoipa::path(
@@ -17,9 +17,9 @@ use super::openapi::ReadyErrors;
         ReadyErrors,
     ),
 )]
-pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let store = state.store_name;
-    match state.customers.ping().await {
+pub async fn ready(State(customers): State<Customers>) -> Result<Json<Value>, ApiError> {
+    let (store, answer) = customers.ping().await;
+    match answer {
         Ok(()) => Ok(Json(json!({"status": "ready", "checks": {store: "up"}}))),
         Err(error) => {
             tracing::warn!(%error, "not ready");

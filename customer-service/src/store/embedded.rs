@@ -2,11 +2,12 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bson::oid::ObjectId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use service_kit::StoreError;
-use service_kit::sqlite::{EmbeddedDb, from_json, to_json, write_transaction};
+use service_kit::sqlite::{EmbeddedDb, query_versioned, read_versioned, to_json};
+use service_kit::store::Records;
 
-use super::{CustomerFilter, CustomerStore, prefix_upper_bound};
+use super::{CustomerQuery, CustomerStore, prefix_upper_bound};
 use crate::domain::Customer;
 
 const SCHEMA: &str = "
@@ -56,23 +57,15 @@ fn insert_row(conn: &Connection, customer: &Customer) -> Result<(), StoreError> 
 }
 
 fn read_row(conn: &Connection, id: &str) -> Result<Option<Customer>, StoreError> {
-    let row: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT body, version FROM customers WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    row.map(|(body, version)| {
-        let mut customer: Customer = from_json(&body)?;
-        customer.version = version;
-        Ok(customer)
-    })
-    .transpose()
+    read_versioned(
+        conn,
+        "SELECT body, version FROM customers WHERE id = ?1",
+        id,
+    )
 }
 
 #[async_trait]
-impl CustomerStore for EmbeddedCustomerStore {
+impl Records<Customer> for EmbeddedCustomerStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
@@ -86,6 +79,15 @@ impl CustomerStore for EmbeddedCustomerStore {
         self.db.call(move |conn| read_row(conn, &id.to_hex())).await
     }
 
+    async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
+        self.db
+            .seed_if_empty("customers", customers, insert_row)
+            .await
+    }
+}
+
+#[async_trait]
+impl CustomerStore for EmbeddedCustomerStore {
     async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError> {
         let (id, version, next) = (current.id.to_hex(), current.version, next.clone());
         self.db
@@ -115,60 +117,26 @@ impl CustomerStore for EmbeddedCustomerStore {
             .await
     }
 
-    async fn list(
-        &self,
-        filter: &CustomerFilter,
-        after: Option<ObjectId>,
-        limit: usize,
-    ) -> Result<Vec<Customer>, StoreError> {
-        let email_key = filter.email_key.clone();
-        let name_range = filter
+    async fn list(&self, query: &CustomerQuery) -> Result<Vec<Customer>, StoreError> {
+        let email_key = query.email_key.clone();
+        let name_range = query
             .name_prefix
             .as_ref()
             .map(|prefix| (prefix.clone(), prefix_upper_bound(prefix)));
-        let after = after.map(|id| id.to_hex());
+        let (after, limit) = (query.after.map(|id| id.to_hex()), query.limit.overfetch());
         self.db
             .call(move |conn| {
                 let (name_from, name_to) = name_range.unzip();
-                let mut statement = conn.prepare_cached(
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                query_versioned(
+                    conn,
                     "SELECT body, version FROM customers
                      WHERE (?1 IS NULL OR email_normalized = ?1)
                        AND (?2 IS NULL OR (name_lower >= ?2 AND name_lower < ?3))
                        AND (?4 IS NULL OR id > ?4)
                      ORDER BY id LIMIT ?5",
-                )?;
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let rows = statement.query_map(
                     params![email_key, name_from, name_to, after, limit],
-                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
-                )?;
-                let mut customers = Vec::new();
-                for row in rows {
-                    let (body, version) = row?;
-                    let mut customer: Customer = from_json(&body)?;
-                    customer.version = version;
-                    customers.push(customer);
-                }
-                Ok(customers)
-            })
-            .await
-    }
-
-    async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
-        let customers = customers.to_vec();
-        self.db
-            .call(move |conn| {
-                let tx = write_transaction(conn)?;
-                let count: i64 =
-                    tx.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?;
-                if count > 0 {
-                    return Ok(0);
-                }
-                for customer in &customers {
-                    insert_row(&tx, customer)?;
-                }
-                tx.commit()?;
-                Ok(customers.len())
+                )
             })
             .await
     }

@@ -9,30 +9,27 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 pub use embedded::EmbeddedCustomerStore;
 pub use mongo::MongoCustomerStore;
-use service_kit::StoreError;
+use service_kit::store::Records;
+use service_kit::{Limit, StoreError};
 
 use crate::domain::Customer;
 
-/// The list filters of `GET /customers`.
+/// What a list asks for: its filters and where its page starts.
 #[derive(Debug, Clone, Default)]
-pub struct CustomerFilter {
-    /// Exact match on the normalised email.
+pub struct CustomerQuery {
+    /// Exact match on the normalised email ([`crate::domain::Email::key_of`]).
     pub email_key: Option<String>,
     /// Prefix of the lower-cased name.
     pub name_prefix: Option<String>,
+    /// Only ids after this one.
+    pub after: Option<ObjectId>,
+    pub limit: Limit,
 }
 
 /// Customers storage. Every call is bounded in time; a backend that cannot answer says
 /// [`StoreError::Unavailable`], a unique email clash says [`StoreError::Duplicate`].
 #[async_trait]
-pub trait CustomerStore: Send + Sync + 'static {
-    /// Answers when the backend can serve (and has its indexes).
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    async fn insert(&self, customer: &Customer) -> Result<(), StoreError>;
-
-    async fn get(&self, id: ObjectId) -> Result<Option<Customer>, StoreError>;
-
+pub trait CustomerStore: Records<Customer> {
     /// Stores `next` only if the stored customer is still at `current`'s version. `false`
     /// when another write came first (or it is gone).
     async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError>;
@@ -40,16 +37,8 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// `false` when there was no such customer.
     async fn delete(&self, id: ObjectId) -> Result<bool, StoreError>;
 
-    /// Up to `limit` customers with ids after `after`, in id order.
-    async fn list(
-        &self,
-        filter: &CustomerFilter,
-        after: Option<ObjectId>,
-        limit: usize,
-    ) -> Result<Vec<Customer>, StoreError>;
-
-    /// Loads `customers` when the store is empty; never twice.
-    async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError>;
+    /// The customers `query` selects in id order, [`Limit::overfetch`] of them at most.
+    async fn list(&self, query: &CustomerQuery) -> Result<Vec<Customer>, StoreError>;
 }
 
 /// The upper bound of a prefix range: every string starting with `prefix` sorts below it.

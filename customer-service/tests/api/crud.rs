@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::helpers::{assert_error, assert_not_found, customer_path, spawn_app, status_and_json};
 
 #[tokio::test]
 async fn create_read_update_delete_round_trip() {
@@ -51,27 +51,15 @@ async fn create_read_update_delete_round_trip() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, updated["customer"]);
 
-    let (status, deleted) = status_and_json(app.delete(&location).await).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(deleted["message"], "Customer deleted");
-
-    let (status, body) = status_and_json(app.get(&location).await).await;
-    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
-    let (status, body) = status_and_json(app.delete(&location).await).await;
-    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    app.assert_deletes(&location, "Customer deleted").await;
 }
 
 #[tokio::test]
 async fn put_merges_like_patch_and_null_clears_optional_fields() {
     let app = spawn_app().await;
-    let response = app
-        .post(
-            "/customers",
-            &json!({"name": "Grace", "email": "grace@navy.mil", "address": {"city": "Arlington", "country": "US"}, "metadata": {"a": "1"}}),
-        )
-        .await;
-    let (_, created) = status_and_json(response).await;
-    let path = format!("/customers/{}", created["id"].as_str().unwrap());
+    let grace = json!({"name": "Grace", "email": "grace@navy.mil", "address": {"city": "Arlington", "country": "US"}, "metadata": {"a": "1"}});
+    let (_, created) = status_and_json(app.post("/customers", &grace).await).await;
+    let path = customer_path(&created);
 
     let (status, body) = status_and_json(app.put(&path, &json!({"phone": "555 0100"})).await).await;
     assert_eq!(status, StatusCode::OK);
@@ -105,11 +93,7 @@ async fn unicode_is_stored_and_returned_exactly() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let (_, read) = status_and_json(
-        app.get(&format!("/customers/{}", created["id"].as_str().unwrap()))
-            .await,
-    )
-    .await;
+    let (_, read) = status_and_json(app.get(&customer_path(&created)).await).await;
     assert_eq!(read["name"], name);
     assert_eq!(read["metadata"]["note"], "naïve ☃");
 }
@@ -118,18 +102,11 @@ async fn unicode_is_stored_and_returned_exactly() {
 async fn emails_are_unique_case_insensitively_on_create_and_update() {
     let app = spawn_app().await;
     app.create_customer("One", "same@example.com").await;
-    let (status, body) = status_and_json(
-        app.post(
-            "/customers",
-            &json!({"name": "Two", "email": "  SAME@example.COM "}),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app.post_customer("Two", "  SAME@example.COM ").await;
     assert_error(status, &body, StatusCode::CONFLICT, "email_taken");
 
     let other = app.create_customer("Three", "other@example.com").await;
-    let path = format!("/customers/{}", other["id"].as_str().unwrap());
+    let path = customer_path(&other);
     let (status, body) = status_and_json(
         app.patch(&path, &json!({"email": "Same@Example.com"}))
             .await,
@@ -145,12 +122,12 @@ async fn unknown_ids_are_404_and_operational_routes_answer() {
     let app = spawn_app().await;
     for path in ["/customers/65f0000000000000000000ff"] {
         let (status, body) = status_and_json(app.get(path).await).await;
-        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        assert_not_found(status, &body);
         let (status, body) = status_and_json(app.patch(path, &json!({"name": "x"})).await).await;
-        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        assert_not_found(status, &body);
     }
     let (status, body) = status_and_json(app.get("/nowhere").await).await;
-    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    assert_not_found(status, &body);
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
     assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
     let response = app.get("/health").await;

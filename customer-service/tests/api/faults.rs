@@ -1,10 +1,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::json;
 use test_support::{Backend, MongoServer, scratch_dir, unique_name};
 
-use crate::helpers::{spawn_app_with, status_and_json, test_settings};
+use crate::helpers::{customer_path, spawn_app_with, status_and_json, test_settings};
 
 /// MongoDB stopped and started again under a running service: 503 within 2.5 s while it
 /// is down, 2xx again within 15 s of its return, no restart of the service.
@@ -18,7 +17,7 @@ async fn mongodb_down_gives_fast_503s_and_the_service_recovers_by_itself() {
     settings.common.mongodb_uri = Some(mongo.uri());
     let app = spawn_app_with(settings, data_dir).await;
     let customer = app.create_customer("Durable", "durable@example.com").await;
-    let path = format!("/customers/{}", customer["id"].as_str().unwrap());
+    let path = customer_path(&customer);
 
     mongo.stop();
     for request in 0..3 {
@@ -34,14 +33,7 @@ async fn mongodb_down_gives_fast_503s_and_the_service_recovers_by_itself() {
         assert!(took < Duration::from_millis(2500), "answered in {took:?}");
     }
     let started = Instant::now();
-    let (status, body) = status_and_json(
-        app.post(
-            "/customers",
-            &json!({"name": "Lost", "email": "lost@example.com"}),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app.post_customer("Lost", "lost@example.com").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(started.elapsed() < Duration::from_millis(2500));
     assert_eq!(
@@ -92,14 +84,7 @@ async fn the_service_starts_while_mongodb_is_down() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.create_customer("Late", "late@example.com").await;
-    let (status, body) = status_and_json(
-        app.post(
-            "/customers",
-            &json!({"name": "Late 2", "email": "LATE@example.com"}),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app.post_customer("Late 2", "LATE@example.com").await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
@@ -118,11 +103,7 @@ async fn the_embedded_store_survives_a_restart() {
     drop(app);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let app = spawn_app_with(settings, scratch_dir()).await;
-    let (status, read) = status_and_json(
-        app.get(&format!("/customers/{}", customer["id"].as_str().unwrap()))
-            .await,
-    )
-    .await;
+    let (status, read) = status_and_json(app.get(&customer_path(&customer)).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, customer);
 }

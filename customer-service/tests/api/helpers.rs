@@ -4,7 +4,9 @@ use customer_service::Settings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::{Backend, Client, Running, scratch_dir};
-pub use test_support::{assert_error, status_and_json};
+pub use test_support::{
+    assert_error, assert_not_found, assert_validation_failed, status_and_json, with_field,
+};
 
 /// customer-service on a free port, with a database of its own.
 pub struct TestApp {
@@ -44,7 +46,19 @@ pub async fn spawn_app_with(settings: Settings, data_dir: tempfile::TempDir) -> 
     }
 }
 
+/// The path of `customer`, as the API wrote it.
+pub fn customer_path(customer: &Value) -> String {
+    let id = customer["id"].as_str().expect("customer id");
+    format!("/customers/{id}")
+}
+
 impl TestApp {
+    /// POSTs a customer `name <email>`: (status, body), whatever the answer.
+    pub async fn post_customer(&self, name: &str, email: &str) -> (StatusCode, Value) {
+        let body = json!({"name": name, "email": email});
+        status_and_json(self.post("/customers", &body).await).await
+    }
+
     /// Creates a customer and returns it.
     pub async fn create_customer(&self, name: &str, email: &str) -> Value {
         let response = self

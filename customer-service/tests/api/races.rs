@@ -1,5 +1,6 @@
 use reqwest::StatusCode;
 use serde_json::json;
+use test_support::join_tasks;
 
 use crate::helpers::{spawn_app, status_and_json};
 
@@ -23,15 +24,9 @@ async fn thirty_two_racing_creates_of_one_email_have_exactly_one_winner() {
                 .status()
         })
     });
-    let statuses = futures::future::join_all(attempts).await;
-    let created = statuses
-        .iter()
-        .filter(|s| *s.as_ref().unwrap() == StatusCode::CREATED)
-        .count();
-    let conflicts = statuses
-        .iter()
-        .filter(|s| *s.as_ref().unwrap() == StatusCode::CONFLICT)
-        .count();
+    let statuses = join_tasks(attempts).await;
+    let count = |wanted| statuses.iter().filter(|s| **s == wanted).count();
+    let (created, conflicts) = (count(StatusCode::CREATED), count(StatusCode::CONFLICT));
     assert_eq!((created, conflicts), (1, 31));
     let (_, list) = status_and_json(app.get("/customers?email=race%40example.com").await).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);

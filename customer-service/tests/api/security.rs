@@ -5,8 +5,12 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::json;
 use service_kit::auth::ApiKeys;
 use service_kit::rate_limit::RateLimit;
+use test_support::join_tasks;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, status_and_json, test_settings};
+use crate::helpers::{
+    assert_error, assert_validation_failed, spawn_app, spawn_app_with, status_and_json,
+    test_settings,
+};
 
 const KEY: &str = "ck_test_0123456789abcdef";
 
@@ -125,13 +129,8 @@ async fn a_hundred_retried_creates_with_one_key_make_one_customer() {
     let mut ids = HashSet::new();
     for attempt in 0..100 {
         let response = app
-            .http
-            .post(app.url("/customers"))
-            .header("idempotency-key", "create-once-1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .post_idempotent("/customers", "create-once-1", &body)
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED, "attempt {attempt}");
         if attempt > 0 {
             assert_eq!(response.headers()["idempotent-replayed"], "true");
@@ -143,16 +142,9 @@ async fn a_hundred_retried_creates_with_one_key_make_one_customer() {
     let (_, list) = status_and_json(app.get("/customers?email=once%40example.com").await).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "no duplicate");
 
-    let (status, answer) = status_and_json(
-        app.http
-            .post(app.url("/customers"))
-            .header("idempotency-key", "create-once-1")
-            .json(&json!({"name": "Other", "email": "other@example.com"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let other = json!({"name": "Other", "email": "other@example.com"});
+    let reused = app.post_idempotent("/customers", "create-once-1", &other);
+    let (status, answer) = status_and_json(reused.await).await;
     assert_error(
         status,
         &answer,
@@ -163,41 +155,24 @@ async fn a_hundred_retried_creates_with_one_key_make_one_customer() {
     // A failed first attempt is replayed as it was: the key remembers the 4xx answer.
     let bad = json!({"name": "", "email": "x@example.com"});
     for _ in 0..2 {
-        let (status, answer) = status_and_json(
-            app.http
-                .post(app.url("/customers"))
-                .header("idempotency-key", "bad-1")
-                .json(&bad)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_error(
-            status,
-            &answer,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        );
+        let response = app.post_idempotent("/customers", "bad-1", &bad).await;
+        let (status, answer) = status_and_json(response).await;
+        assert_validation_failed(status, &answer);
     }
 }
 
 #[tokio::test]
 async fn concurrent_retries_with_one_key_never_make_two() {
     let app = spawn_app().await;
+    let body = json!({"name": "Racy", "email": "racy@example.com"});
     let attempts = (0..16).map(|_| {
-        let request = app
-            .http
-            .post(app.url("/customers"))
-            .header("idempotency-key", "concurrent-1")
-            .json(&json!({"name": "Racy", "email": "racy@example.com"}));
-        tokio::spawn(async move { request.send().await.unwrap().status() })
+        let (client, body) = ((*app).clone(), body.clone());
+        tokio::spawn(async move {
+            let response = client.post_idempotent("/customers", "concurrent-1", &body);
+            response.await.status()
+        })
     });
-    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let statuses = join_tasks(attempts).await;
     assert!(
         statuses
             .iter()

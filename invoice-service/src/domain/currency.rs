@@ -18,25 +18,9 @@ impl Currency {
         }
         Ok(Self(code))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for Currency {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw).map_err(|e| e.message)
-    }
-}
-
-impl From<Currency> for String {
-    fn from(currency: Currency) -> Self {
-        currency.0
-    }
-}
+service_kit::validated_string!(Currency);
 
 #[cfg(test)]
 mod tests {

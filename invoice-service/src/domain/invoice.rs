@@ -97,8 +97,14 @@ pub struct Invoice {
     pub voided_at: Option<DateTime<Utc>>,
     /// Bumped by every write. Not part of the API: a write succeeds only on the version it
     /// read, and the cache refuses a fill older than what it holds.
-    #[serde(skip)]
+    #[serde(skip, default = "service_kit::store::first_version")]
     pub version: i64,
+}
+
+impl service_kit::store::Versioned for Invoice {
+    fn version_mut(&mut self) -> &mut i64 {
+        &mut self.version
+    }
 }
 
 /// Why an invoice operation cannot be done.

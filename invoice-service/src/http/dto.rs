@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use service_kit::extract::{
     double_option, double_option_integer, double_option_objects, integer, objects, optional_integer,
 };
-use service_kit::{ApiError, Cursor, Limit};
+use service_kit::{ApiError, Cursor, Limit, Page};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::StatusSchema;
-use crate::app::ListQuery;
+use crate::app::InvoiceQuery;
 use crate::domain::{InvoiceFields, InvoiceUpdate, LineItemFields, Status};
 
 /// A line item as a client sends it.
@@ -124,7 +124,7 @@ pub struct ListInvoices {
     status: Option<Status>,
 }
 
-impl TryFrom<ListInvoices> for ListQuery {
+impl TryFrom<ListInvoices> for InvoiceQuery {
     type Error = ApiError;
 
     fn try_from(q: ListInvoices) -> Result<Self, ApiError> {
@@ -137,13 +137,125 @@ impl TryFrom<ListInvoices> for ListQuery {
                 })
             })
             .transpose()?;
-        Ok(ListQuery {
+        Ok(InvoiceQuery {
             customer_id,
             status: q.status,
             after: q.after.map(|c| c.0),
             limit: q.limit,
         })
     }
+}
+
+// ---------------------------------------------------------------- the invoice
+// The document's names for the domain types, describing their serialisation; a test keeps
+// the two alike.
+
+/// Where an invoice is in its life.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Status)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StatusSchema {
+    Draft,
+    Open,
+    Paid,
+    Void,
+    Uncollectible,
+}
+
+/// One line of an invoice. `amount` = `quantity` × `unit_amount`.
+#[derive(ToSchema)]
+#[schema(as = LineItem)]
+#[allow(dead_code)]
+pub struct LineItemSchema {
+    description: String,
+    quantity: u32,
+    unit_amount: i64,
+    amount: i64,
+}
+
+/// A stored invoice, as the API returns it.
+#[derive(ToSchema)]
+#[schema(as = Invoice)]
+#[allow(dead_code)]
+pub struct InvoiceSchema {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    id: String,
+    /// `INV-000001`…: given at finalize, unique and gapless; null while draft.
+    #[schema(pattern = "^INV-[0-9]{6,}$")]
+    number: Option<String>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    customer_id: String,
+    customer_name: String,
+    customer_email: String,
+    /// ISO 4217, upper-case.
+    #[schema(pattern = "^[A-Z]{3}$", examples("USD"))]
+    currency: String,
+    items: Vec<LineItemSchema>,
+    subtotal: i64,
+    tax_rate_bps: u32,
+    tax: i64,
+    total: i64,
+    amount_paid: i64,
+    amount_due: i64,
+    status: StatusSchema,
+    due_date: Option<NaiveDate>,
+    #[schema(value_type = service_kit::Metadata)]
+    metadata: BTreeMap<String, String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finalized_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+    voided_at: Option<DateTime<Utc>>,
+}
+
+/// A page of invoices.
+pub type InvoiceList = Page<InvoiceSchema>;
+
+// ---------------------------------------------------------------- answers
+// The handlers write these bodies from already-serialised invoice JSON; these types only
+// describe them.
+
+/// `201` of `POST /invoices`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct InvoiceCreated {
+    #[schema(examples("Invoice created"))]
+    pub message: String,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    pub id: String,
+    pub invoice: InvoiceSchema,
+}
+
+/// Where `GET /invoices/{id}` read the invoice from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadSource {
+    Cache,
+    Database,
+}
+
+/// `200` of `GET /invoices/{id}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct InvoiceRead {
+    pub source: ReadSource,
+    pub invoice: InvoiceSchema,
+}
+
+/// `200` of an edit or a transition.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct InvoiceEnvelope {
+    pub invoice: InvoiceSchema,
+}
+
+/// `200` of `DELETE /invoices/{id}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct InvoiceDeleted {
+    #[schema(examples("Invoice deleted"))]
+    pub message: String,
 }
 
 #[cfg(test)]
@@ -164,6 +276,13 @@ mod tests {
         )
     }
 
+    fn ada() -> CustomerSnapshot {
+        CustomerSnapshot {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+        }
+    }
+
     fn draft() -> Invoice {
         create(json!({
             "customer_id": "65f000000000000000000001", "currency": "usd",
@@ -171,14 +290,7 @@ mod tests {
             "tax_rate_bps": 850
         }))
         .unwrap()
-        .into_draft(
-            CustomerSnapshot {
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-            },
-            None,
-            service_kit::time::now(),
-        )
+        .into_draft(ada(), None, service_kit::time::now())
     }
 
     #[test]
@@ -270,14 +382,7 @@ mod tests {
             "customer_id": "65f000000000000000000001", "currency": "EUR", "items": items, "tax_rate_bps": 9000
         }))
         .unwrap()
-        .into_draft(
-            CustomerSnapshot {
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-            },
-            None,
-            service_kit::time::now(),
-        );
+.into_draft(ada(), None, service_kit::time::now());
         assert_eq!(invoice.subtotal, 1_000_000_000_000_000_000);
         assert_eq!(invoice.tax, 900_000_000_000_000_000);
         assert_eq!(invoice.total, 1_900_000_000_000_000_000);
@@ -291,14 +396,7 @@ mod tests {
             "tax_rate_bps": 850.0
         }))
         .unwrap()
-        .into_draft(
-            CustomerSnapshot {
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-            },
-            None,
-            service_kit::time::now(),
-        );
+        .into_draft(ada(), None, service_kit::time::now());
         assert_eq!(
             (invoice.items[0].quantity, invoice.items[0].unit_amount),
             (3, 1_999)

@@ -8,13 +8,14 @@ use service_kit::idempotency::ResourceId;
 use service_kit::openapi::IdempotencyKeyHeader;
 use service_kit::{ApiError, JsonBody, ObjectIdParam, Page, QueryParams};
 
-use super::AppState;
-use super::dto::{CreateInvoice, ListInvoices, UpdateInvoice};
-use super::openapi::{
-    CreateErrors, DeleteErrors, EditErrors, InvoiceCreated, InvoiceDeleted, InvoiceEnvelope,
-    InvoiceList, InvoiceRead, ListErrors, ReadErrors, TransitionErrors,
+use super::dto::{
+    CreateInvoice, InvoiceCreated, InvoiceDeleted, InvoiceEnvelope, InvoiceList, InvoiceRead,
+    ListInvoices, UpdateInvoice,
 };
-use crate::app::Stored;
+use super::openapi::{
+    CreateErrors, DeleteErrors, EditErrors, ListErrors, ReadErrors, TransitionErrors,
+};
+use crate::app::{Invoices, Stored};
 use crate::cache::Source;
 use crate::domain::{Invoice, InvoiceChanges, NewInvoice, Transition};
 use crate::error::AppError;
@@ -31,17 +32,13 @@ use crate::error::AppError;
     params(IdempotencyKeyHeader),
     request_body = CreateInvoice,
     responses(
-        (status = 201, description = "Created, as a draft.", body = InvoiceCreated, headers(
-            ("Location" = String, description = "`/invoices/{id}` of the new invoice."),
-            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`."),
-        )),
+        (status = 201, description = "Created, as a draft.", body = InvoiceCreated),
         CreateErrors,
     ),
-    security(("api_key" = [])),
 )]
 
 pub async fn create_invoice(
-    State(state): State<AppState>,
+    State(invoices): State<Invoices>,
     headers: HeaderMap,
     resource_id: Option<Extension<ResourceId>>,
     JsonBody(body): JsonBody<CreateInvoice>,
@@ -49,7 +46,7 @@ pub async fn create_invoice(
     let new = NewInvoice::parse(body.into())?;
     let request_id = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok());
     let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
-    let Stored { invoice, json } = state.invoices.create(new, reserved_id, request_id).await?;
+    let Stored { invoice, json } = invoices.create(new, reserved_id, request_id).await?;
     let id = invoice.id.to_hex();
     let mut response = json_response(
         StatusCode::CREATED,
@@ -79,13 +76,12 @@ pub async fn create_invoice(
         )),
         ReadErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn get_invoice(
-    State(state): State<AppState>,
+    State(invoices): State<Invoices>,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Response, AppError> {
-    let found = state.invoices.read(id).await?.ok_or(AppError::NotFound)?;
+    let found = invoices.read(id).await?.ok_or(AppError::NotFound)?;
     let (source, cache_header) = match found.source {
         Source::Cache => (&br#"{"source":"cache","invoice":"#[..], "HIT"),
         Source::Database => (&br#"{"source":"database","invoice":"#[..], "MISS"),
@@ -107,13 +103,12 @@ pub async fn get_invoice(
         (status = 200, description = "One page of invoices.", body = InvoiceList),
         ListErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn list_invoices(
-    State(state): State<AppState>,
+    State(invoices): State<Invoices>,
     QueryParams(query): QueryParams<ListInvoices>,
 ) -> Result<axum::Json<Page<Invoice>>, ApiError> {
-    Ok(axum::Json(state.invoices.list(query.try_into()?).await?))
+    Ok(axum::Json(invoices.list(query.try_into()?).await?))
 }
 
 /// Edit a draft.
@@ -131,15 +126,14 @@ pub async fn list_invoices(
         (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
         EditErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn update_invoice(
-    State(state): State<AppState>,
+    State(invoices): State<Invoices>,
     ObjectIdParam(id): ObjectIdParam,
     JsonBody(body): JsonBody<UpdateInvoice>,
 ) -> Result<Response, AppError> {
     let changes = InvoiceChanges::parse(body.into(), service_kit::time::now())?;
-    Ok(envelope(state.invoices.edit(id, &changes).await?))
+    Ok(envelope(invoices.edit(id, &changes).await?))
 }
 
 /// One handler per lifecycle transition, alike but for its route and its move.
@@ -155,14 +149,13 @@ macro_rules! transition_handler {
                 (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
                 TransitionErrors,
             ),
-            security(("api_key" = [])),
-        )]
+                )]
         pub async fn $name(
-            State(state): State<AppState>,
+            State(invoices): State<Invoices>,
             ObjectIdParam(id): ObjectIdParam,
         ) -> Result<Response, AppError> {
             Ok(envelope(
-                state.invoices.transition(id, Transition::$transition).await?,
+                invoices.transition(id, Transition::$transition).await?,
             ))
         }
     };
@@ -208,13 +201,12 @@ transition_handler! {
         (status = 200, description = "Deleted.", body = InvoiceDeleted),
         DeleteErrors,
     ),
-    security(("api_key" = [])),
 )]
 pub async fn delete_invoice(
-    State(state): State<AppState>,
+    State(invoices): State<Invoices>,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Response, AppError> {
-    state.invoices.delete(id).await?;
+    invoices.delete(id).await?;
     Ok(json_response(
         StatusCode::OK,
         &[br#"{"message":"Invoice deleted"}"#],

@@ -12,15 +12,8 @@ use service_kit::http::Guards;
 
 use crate::app::Invoices;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub invoices: Invoices,
-    /// The store's name as `/ready` gives it.
-    pub store_name: &'static str,
-}
-
-pub fn router(state: AppState, guards: Guards) -> Router {
+/// Every route; handlers reach the use cases as their state.
+pub fn router(invoices: Invoices, guards: Guards) -> Router {
     let business = Router::new()
         .route(
             "/invoices",
@@ -40,14 +33,18 @@ pub fn router(state: AppState, guards: Guards) -> Router {
             post(invoices::mark_invoice_uncollectible),
         );
     #[cfg(feature = "test-hooks")]
-    let extra_metrics = Some(instance_metrics(&state.invoices));
+    let extra_metrics = Some(instance_metrics(&invoices));
     #[cfg(not(feature = "test-hooks"))]
     let extra_metrics = None;
-    let router = service_kit::http::guard(business, guards)
-        .route("/ready", get(ready::ready))
-        .merge(openapi::docs_routes())
-        .with_state(state);
-    service_kit::http::finish(router, crate::SERVICE, extra_metrics)
+    service_kit::http::service_router(
+        crate::SERVICE,
+        business,
+        get(ready::ready),
+        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        guards,
+        invoices,
+        extra_metrics,
+    )
 }
 
 /// `invoice_instance_store_reads`: this instance's store reads, for tests that run many

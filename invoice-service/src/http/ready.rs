@@ -4,8 +4,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::openapi::ReadyErrors;
+use crate::app::Invoices;
 
 /// `GET /ready`: 503 when the store does not answer. A cache that is down is reported but
 /// does not make the service unready: reads and writes go on against the store.
@@ -21,12 +21,13 @@ use super::openapi::ReadyErrors;
         ReadyErrors,
     ),
 )]
-pub async fn ready(State(state): State<AppState>) -> Response {
-    let (store_result, cache_up) = state.invoices.ping().await;
+pub async fn ready(State(invoices): State<Invoices>) -> Response {
+    let (store_result, cache_up) = invoices.ping().await;
     let store_up = store_result.is_ok();
+    let (store, cache) = invoices.dependency_names();
     let checks = json!({
-        state.store_name: if store_up { "up" } else { "down" },
-        state.invoices.cache_name(): if cache_up { "up" } else { "down" },
+        store: if store_up { "up" } else { "down" },
+        cache: if cache_up { "up" } else { "down" },
     });
     if store_up {
         (
@@ -36,7 +37,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             .into_response()
     } else {
         let body = json!({
-            "error": format!("{} is unavailable; try again shortly.", state.store_name),
+            "error": format!("{} is unavailable; try again shortly.", store),
             "code": "dependency_unavailable",
             "checks": checks,
         });

@@ -2,11 +2,14 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bson::oid::ObjectId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use service_kit::StoreError;
-use service_kit::sqlite::{EmbeddedDb, from_json, to_json, write_transaction};
+use service_kit::sqlite::{
+    EmbeddedDb, query_versioned, read_versioned, to_json, write_transaction,
+};
+use service_kit::store::Records;
 
-use super::{InvoiceFilter, InvoiceStore};
+use super::{InvoiceQuery, InvoiceStore};
 use crate::domain::Invoice;
 
 const SCHEMA: &str = "
@@ -57,19 +60,7 @@ fn insert_row(conn: &Connection, invoice: &Invoice) -> Result<(), StoreError> {
 }
 
 fn read_row(conn: &Connection, id: &str) -> Result<Option<Invoice>, StoreError> {
-    let row: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT body, version FROM invoices WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    row.map(|(body, version)| {
-        let mut invoice: Invoice = from_json(&body)?;
-        invoice.version = version;
-        Ok(invoice)
-    })
-    .transpose()
+    read_versioned(conn, "SELECT body, version FROM invoices WHERE id = ?1", id)
 }
 
 fn replace_row(conn: &Connection, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
@@ -90,7 +81,7 @@ fn replace_row(conn: &Connection, current: &Invoice, next: &Invoice) -> Result<b
 }
 
 #[async_trait]
-impl InvoiceStore for EmbeddedInvoiceStore {
+impl Records<Invoice> for EmbeddedInvoiceStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
@@ -104,37 +95,31 @@ impl InvoiceStore for EmbeddedInvoiceStore {
         self.db.call(move |conn| read_row(conn, &id.to_hex())).await
     }
 
-    async fn list(
-        &self,
-        filter: &InvoiceFilter,
-        after: Option<ObjectId>,
-        limit: usize,
-    ) -> Result<Vec<Invoice>, StoreError> {
-        let customer_id = filter.customer_id.map(|id| id.to_hex());
-        let status = filter.status.map(|s| s.as_str());
-        let after = after.map(|id| id.to_hex());
+    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
+        self.db
+            .seed_if_empty("invoices", invoices, insert_row)
+            .await
+    }
+}
+
+#[async_trait]
+impl InvoiceStore for EmbeddedInvoiceStore {
+    async fn list(&self, query: &InvoiceQuery) -> Result<Vec<Invoice>, StoreError> {
+        let customer_id = query.customer_id.map(|id| id.to_hex());
+        let status = query.status.map(|s| s.as_str());
+        let (after, limit) = (query.after.map(|id| id.to_hex()), query.limit.overfetch());
         self.db
             .call(move |conn| {
-                let mut statement = conn.prepare_cached(
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                query_versioned(
+                    conn,
                     "SELECT body, version FROM invoices
                      WHERE (?1 IS NULL OR customer_id = ?1)
                        AND (?2 IS NULL OR status = ?2)
                        AND (?3 IS NULL OR id > ?3)
                      ORDER BY id LIMIT ?4",
-                )?;
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let rows = statement
-                    .query_map(params![customer_id, status, after, limit], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                    })?;
-                let mut invoices = Vec::new();
-                for row in rows {
-                    let (body, version) = row?;
-                    let mut invoice: Invoice = from_json(&body)?;
-                    invoice.version = version;
-                    invoices.push(invoice);
-                }
-                Ok(invoices)
+                    params![customer_id, status, after, limit],
+                )
             })
             .await
     }
@@ -179,24 +164,6 @@ impl InvoiceStore for EmbeddedInvoiceStore {
                     params![id, version],
                 )?;
                 Ok(deleted == 1)
-            })
-            .await
-    }
-
-    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
-        let invoices = invoices.to_vec();
-        self.db
-            .call(move |conn| {
-                let tx = write_transaction(conn)?;
-                let count: i64 = tx.query_row("SELECT COUNT(*) FROM invoices", [], |r| r.get(0))?;
-                if count > 0 {
-                    return Ok(0);
-                }
-                for invoice in &invoices {
-                    insert_row(&tx, invoice)?;
-                }
-                tx.commit()?;
-                Ok(invoices.len())
             })
             .await
     }

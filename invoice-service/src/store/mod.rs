@@ -9,31 +9,25 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 pub use embedded::EmbeddedInvoiceStore;
 pub use mongo::MongoInvoiceStore;
-use service_kit::StoreError;
+use service_kit::store::Records;
+use service_kit::{Limit, StoreError};
 
 use crate::domain::{Invoice, Status};
 
-/// The list filters of `GET /invoices`.
+/// What a list asks for: its filters and where its page starts.
 #[derive(Debug, Clone, Default)]
-pub struct InvoiceFilter {
+pub struct InvoiceQuery {
     pub customer_id: Option<ObjectId>,
     pub status: Option<Status>,
+    /// Only ids after this one.
+    pub after: Option<ObjectId>,
+    pub limit: Limit,
 }
 
 #[async_trait]
-pub trait InvoiceStore: Send + Sync + 'static {
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError>;
-
-    async fn get(&self, id: ObjectId) -> Result<Option<Invoice>, StoreError>;
-
-    async fn list(
-        &self,
-        filter: &InvoiceFilter,
-        after: Option<ObjectId>,
-        limit: usize,
-    ) -> Result<Vec<Invoice>, StoreError>;
+pub trait InvoiceStore: Records<Invoice> {
+    /// The invoices `query` selects in id order, [`Limit::overfetch`] of them at most.
+    async fn list(&self, query: &InvoiceQuery) -> Result<Vec<Invoice>, StoreError>;
 
     /// Stores `next` (whose `version` is one more than `current`'s) only if the stored
     /// invoice is still `current`'s version and status. `false` when another write won.
@@ -50,7 +44,4 @@ pub trait InvoiceStore: Send + Sync + 'static {
 
     /// Deletes the invoice if it is still `current`'s version. `false` when another write won.
     async fn delete(&self, current: &Invoice) -> Result<bool, StoreError>;
-
-    /// Loads `invoices` when the store is empty; never twice.
-    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError>;
 }

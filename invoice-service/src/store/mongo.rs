@@ -2,14 +2,13 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, NaiveDate, Utc};
-use mongodb::{Collection, Database};
+use mongodb::Database;
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{
-    Indexes, bounded, find_page, index, insert_all_if_empty, opt_datetime, unique_index,
-};
+use service_kit::mongo::{Documents, index, opt_datetime, unique_index};
+use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
-use super::{InvoiceFilter, InvoiceStore};
+use super::{InvoiceQuery, InvoiceStore};
 use crate::domain::{Currency, Invoice, LineItem, Status};
 
 /// An invoice as MongoDB keeps it: the API fields, the number as an integer for the
@@ -115,41 +114,31 @@ const MAX_NUMBER_ATTEMPTS: usize = 64;
 
 /// Invoices in the `invoices` collection.
 pub struct MongoInvoiceStore {
-    database: Database,
-    invoices: Collection<InvoiceDocument>,
-    indexes: Indexes,
+    invoices: Documents<InvoiceDocument>,
 }
 
 impl MongoInvoiceStore {
     pub fn new(database: Database) -> Self {
-        let invoices = database.collection("invoices");
-        let indexes = Indexes::new(
-            &invoices,
-            vec![
-                index(doc! {"customer_id": 1}, "customer_id"),
-                index(doc! {"status": 1}, "status"),
-                index(doc! {"number_seq": 1}, "number_seq"),
-                unique_index(
-                    doc! {"number": 1},
-                    "number_unique",
-                    Some(doc! {"number": {"$type": "string"}}),
-                ),
-            ],
-        );
+        let indexes = vec![
+            index(doc! {"customer_id": 1}, "customer_id"),
+            index(doc! {"status": 1}, "status"),
+            index(doc! {"number_seq": 1}, "number_seq"),
+            unique_index(
+                doc! {"number": 1},
+                "number_unique",
+                Some(doc! {"number": {"$type": "string"}}),
+            ),
+        ];
         Self {
-            database,
-            invoices,
-            indexes,
+            invoices: Documents::new(database, "invoices", indexes),
         }
     }
 
     async fn highest_sequence(&self) -> Result<i64, StoreError> {
-        let highest = bounded(
-            self.invoices
-                .find_one(doc! {"number_seq": {"$gt": 0_i64}})
-                .sort(doc! {"number_seq": -1}),
-        )
-        .await?;
+        let highest = self
+            .invoices
+            .first(doc! {"number_seq": {"$gt": 0_i64}}, doc! {"number_seq": -1})
+            .await?;
         Ok(highest.and_then(|d| d.number_seq).unwrap_or(0))
     }
 
@@ -159,47 +148,46 @@ impl MongoInvoiceStore {
 }
 
 #[async_trait]
-impl InvoiceStore for MongoInvoiceStore {
+impl Records<Invoice> for MongoInvoiceStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        bounded(self.database.run_command(doc! {"ping": 1})).await?;
-        self.indexes.ensure().await
+        self.invoices.ping().await
     }
 
     async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {
-        self.indexes.ensure().await?;
-        bounded(self.invoices.insert_one(InvoiceDocument::from(invoice))).await?;
-        Ok(())
+        self.invoices.insert(invoice.into()).await
     }
 
     async fn get(&self, id: ObjectId) -> Result<Option<Invoice>, StoreError> {
-        let found = bounded(self.invoices.find_one(doc! {"_id": id})).await?;
-        Ok(found.map(Invoice::from))
+        Ok(self.invoices.find(id).await?.map(Invoice::from))
     }
 
-    async fn list(
-        &self,
-        filter: &InvoiceFilter,
-        after: Option<ObjectId>,
-        limit: usize,
-    ) -> Result<Vec<Invoice>, StoreError> {
-        let mut query = Document::new();
-        if let Some(customer_id) = filter.customer_id {
-            query.insert("customer_id", customer_id.to_hex());
+    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
+        let documents = invoices.iter().map(InvoiceDocument::from).collect();
+        self.invoices.seed(documents).await
+    }
+}
+
+#[async_trait]
+impl InvoiceStore for MongoInvoiceStore {
+    async fn list(&self, query: &InvoiceQuery) -> Result<Vec<Invoice>, StoreError> {
+        let mut filter = Document::new();
+        if let Some(customer_id) = query.customer_id {
+            filter.insert("customer_id", customer_id.to_hex());
         }
-        if let Some(status) = filter.status {
-            query.insert("status", status.as_str());
+        if let Some(status) = query.status {
+            filter.insert("status", status.as_str());
         }
-        let documents = find_page(&self.invoices, query, after, limit).await?;
+        let documents = self
+            .invoices
+            .page(filter, query.after, query.limit.overfetch())
+            .await?;
         Ok(documents.into_iter().map(Invoice::from).collect())
     }
 
     async fn replace(&self, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
-        let result = bounded(
-            self.invoices
-                .replace_one(Self::unchanged(current), InvoiceDocument::from(next)),
-        )
-        .await?;
-        Ok(result.matched_count == 1)
+        self.invoices
+            .replace(Self::unchanged(current), next.into())
+            .await
     }
 
     /// The next number is the highest assigned plus one; the unique index on `number`
@@ -210,7 +198,6 @@ impl InvoiceStore for MongoInvoiceStore {
         current: &Invoice,
         mut next: Invoice,
     ) -> Result<Option<Invoice>, StoreError> {
-        self.indexes.ensure().await?;
         for _ in 0..MAX_NUMBER_ATTEMPTS {
             let sequence = self.highest_sequence().await? + 1;
             next.number = Some(Invoice::number_for(sequence));
@@ -226,13 +213,6 @@ impl InvoiceStore for MongoInvoiceStore {
     }
 
     async fn delete(&self, current: &Invoice) -> Result<bool, StoreError> {
-        let result = bounded(self.invoices.delete_one(Self::unchanged(current))).await?;
-        Ok(result.deleted_count == 1)
-    }
-
-    async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
-        self.indexes.ensure().await?;
-        let documents = invoices.iter().map(InvoiceDocument::from).collect();
-        insert_all_if_empty(&self.invoices, documents).await
+        self.invoices.delete(Self::unchanged(current)).await
     }
 }

@@ -8,29 +8,48 @@ use futures::stream::{self, StreamExt};
 use invoice_service::cache::BeforeFill;
 use reqwest::StatusCode;
 use serde_json::json;
+use test_support::{Client, join_tasks};
 use tokio::sync::oneshot;
 
-use crate::helpers::{Options, spawn_app, spawn_app_with, status_and_json, store_reads};
+use crate::helpers::{Draft, Options, spawn_app, spawn_app_with, status_and_json, store_reads};
+
+/// Writes `bps` as the tax rate of the invoice at `path`; the write succeeds.
+async fn set_tax_rate(client: &Client, path: &str, bps: i64) {
+    let (status, _) =
+        status_and_json(client.patch(path, &json!({"tax_rate_bps": bps})).await).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Reads that showed a tax rate other than the one just written.
+#[derive(Default)]
+struct StaleReads(u32);
+
+impl StaleReads {
+    /// Reads the invoice at `path`: a tax rate other than `bps` is a stale read.
+    async fn read(&mut self, client: &Client, path: &str, bps: i64) {
+        let (_, read) = status_and_json(client.get(path).await).await;
+        if read["invoice"]["tax_rate_bps"] != bps {
+            self.0 += 1;
+        }
+    }
+
+    fn assert_none(&self, what: &str) {
+        assert_eq!(self.0, 0, "{what}");
+    }
+}
 
 #[tokio::test]
 async fn no_stale_read_in_1000_write_then_read_rounds() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Writer", "writer@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let Draft { path, .. } = app.draft_for("Writer", "writer@example.com").await;
     app.get(&path).await;
-    let mut stale = 0;
+    let mut stale = StaleReads::default();
     for round in 0..1000_i64 {
         let bps = round % 10_001;
-        let (status, _) =
-            status_and_json(app.patch(&path, &json!({"tax_rate_bps": bps})).await).await;
-        assert_eq!(status, StatusCode::OK);
-        let (_, read) = status_and_json(app.get(&path).await).await;
-        if read["invoice"]["tax_rate_bps"] != bps {
-            stale += 1;
-        }
+        set_tax_rate(&app, &path, bps).await;
+        stale.read(&app, &path, bps).await;
     }
-    assert_eq!(stale, 0, "stale reads");
+    stale.assert_none("stale reads");
 }
 
 #[tokio::test]
@@ -39,43 +58,21 @@ async fn no_stale_read_when_another_instance_wrote() {
     if app.settings.redis_url.is_none() {
         return; // the in-process cache serves one instance only
     }
-    let other = app.second_instance().await;
-    let customer_id = app.create_customer("Shared", "shared@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
-    let mut stale = 0;
+    let second = app.second_instance().await;
+    let other = Client::new(&second.base);
+    let Draft { path, .. } = app.draft_for("Shared", "shared@example.com").await;
+    let mut stale = StaleReads::default();
     for round in 0..200_i64 {
         let (writer, reader) = if round % 2 == 0 {
-            (&app.base, &other.base)
+            (&*app, &other)
         } else {
-            (&other.base, &app.base)
+            (&other, &*app)
         };
-        app.http
-            .get(format!("{reader}{path}"))
-            .send()
-            .await
-            .unwrap();
-        let response = app
-            .http
-            .patch(format!("{writer}{path}"))
-            .json(&json!({"tax_rate_bps": round}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let (_, read) = status_and_json(
-            app.http
-                .get(format!("{reader}{path}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if read["invoice"]["tax_rate_bps"] != round {
-            stale += 1;
-        }
+        reader.get(&path).await;
+        set_tax_rate(writer, &path, round).await;
+        stale.read(reader, &path, round).await;
     }
-    assert_eq!(stale, 0, "stale reads across instances");
+    stale.assert_none("stale reads across instances");
 }
 
 /// The id to pause, how the reader says it paused, and what releases it.
@@ -116,13 +113,12 @@ impl Gate {
 async fn a_reader_paused_before_its_fill_never_puts_back_an_older_state_in_1000_runs() {
     let gate = Arc::new(Gate::default());
     let app = spawn_app_with(Options {
-        mongodb_uri: None,
-        redis_url: None,
         before_fill: Some(gate.hook()),
+        ..Options::default()
     })
     .await;
     let customer_id = app.create_customer("Paused", "paused@example.com").await;
-    let mut stale = 0;
+    let mut stale = StaleReads::default();
     for run in 0..1000_i64 {
         let invoice = app.create_invoice(&customer_id).await;
         let id = ObjectId::parse_str(invoice["id"].as_str().unwrap()).unwrap();
@@ -137,35 +133,27 @@ async fn a_reader_paused_before_its_fill_never_puts_back_an_older_state_in_1000_
         };
         paused_rx.await.expect("the reader reached its fill");
         let bps = 1 + run % 10_000;
-        let (status, _) =
-            status_and_json(app.patch(&path, &json!({"tax_rate_bps": bps})).await).await;
-        assert_eq!(status, StatusCode::OK);
+        set_tax_rate(&app, &path, bps).await;
         release_tx.send(()).unwrap();
         assert_eq!(reader.await.unwrap(), StatusCode::OK);
 
-        let (_, read) = status_and_json(app.get(&path).await).await;
-        if read["invoice"]["tax_rate_bps"] != bps {
-            stale += 1;
-        }
+        stale.read(&app, &path, bps).await;
     }
-    assert_eq!(stale, 0, "stale reads after a paused fill");
+    stale.assert_none("stale reads after a paused fill");
 }
 
 #[tokio::test]
 async fn five_hundred_concurrent_reads_of_a_cold_id_make_at_most_one_store_read() {
     let app = spawn_app().await;
-    let customer_id = app
-        .create_customer("Stampede", "stampede@example.com")
-        .await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let url = app.url(&format!("/invoices/{}", invoice["id"].as_str().unwrap()));
+    let draft = app.draft_for("Stampede", "stampede@example.com").await;
+    let url = app.url(&draft.path);
     let before = store_reads(&app.http, &app.base).await;
     let reads = (0..500).map(|_| {
         let (http, url) = (app.http.clone(), url.clone());
         tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
     });
-    for status in futures::future::join_all(reads).await {
-        assert_eq!(status.unwrap(), StatusCode::OK);
+    for status in join_tasks(reads).await {
+        assert_eq!(status, StatusCode::OK);
     }
     let made = store_reads(&app.http, &app.base).await - before;
     assert!(

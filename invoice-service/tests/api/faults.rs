@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::{Backend, MongoServer, RedisServer};
 
-use crate::helpers::{Options, TestApp, invoice_body, spawn_app, spawn_app_with, status_and_json};
+use crate::helpers::{
+    Options, TestApp, invoice_body, invoice_path, spawn_app, spawn_app_with, status_and_json,
+};
 
 /// Drives reads (80%) and writes (20%) over `paths` until stopped; counts what went wrong.
 struct Load {
@@ -111,16 +113,22 @@ impl Load {
     }
 }
 
-async fn invoices_under_load(app: &TestApp, count: usize) -> Vec<String> {
+/// The app on `redis_url` with 20 invoices, each read once, under [`Load`].
+async fn app_under_load(redis_url: String) -> (TestApp, Vec<String>, Load) {
+    let app = spawn_app_with(Options {
+        redis_url: Some(redis_url),
+        ..Options::default()
+    })
+    .await;
     let customer_id = app.create_customer("Loaded", "loaded@example.com").await;
     let mut paths = Vec::new();
-    for _ in 0..count {
-        let invoice = app.create_invoice(&customer_id).await;
-        let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    for _ in 0..20 {
+        let path = invoice_path(&app.create_invoice(&customer_id).await);
         app.get(&path).await;
         paths.push(path);
     }
-    paths
+    let load = Load::start(&app, paths.clone());
+    (app, paths, load)
 }
 
 async fn assert_latest_states(app: &TestApp, paths: &[String], acknowledged: &[i64]) {
@@ -140,14 +148,7 @@ async fn assert_latest_states(app: &TestApp, paths: &[String], acknowledged: &[i
 #[tokio::test]
 async fn redis_killed_under_load_gives_no_errors_and_the_cache_comes_back() {
     let mut redis = RedisServer::start().expect("redis starts");
-    let app = spawn_app_with(Options {
-        mongodb_uri: None,
-        redis_url: Some(redis.url()),
-        before_fill: None,
-    })
-    .await;
-    let paths = invoices_under_load(&app, 20).await;
-    let load = Load::start(&app, paths.clone());
+    let (app, paths, load) = app_under_load(redis.url()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -175,14 +176,7 @@ async fn redis_killed_under_load_gives_no_errors_and_the_cache_comes_back() {
 #[tokio::test]
 async fn redis_stalled_under_load_gives_no_5xx_and_no_slow_answer() {
     let redis = RedisServer::start().expect("redis starts");
-    let app = spawn_app_with(Options {
-        mongodb_uri: None,
-        redis_url: Some(redis.url()),
-        before_fill: None,
-    })
-    .await;
-    let paths = invoices_under_load(&app, 20).await;
-    let load = Load::start(&app, paths.clone());
+    let (app, paths, load) = app_under_load(redis.url()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.pause();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -202,24 +196,21 @@ async fn mongodb_down_keeps_cache_hits_answering_and_fails_the_rest_fast() {
     let mut mongo = MongoServer::start().expect("mongo starts");
     let app = spawn_app_with(Options {
         mongodb_uri: Some(mongo.uri()),
-        redis_url: None,
-        before_fill: None,
+        ..Options::default()
     })
     .await;
-    let customer_id = app.create_customer("Cached", "cached@example.com").await;
-    let cached = app.create_invoice(&customer_id).await;
-    let cached_path = format!("/invoices/{}", cached["id"].as_str().unwrap());
-    app.get(&cached_path).await;
-    let uncached = app.create_invoice(&customer_id).await;
-    let uncached_path = format!("/invoices/{}", uncached["id"].as_str().unwrap());
+    let cached = app.draft_for("Cached", "cached@example.com").await;
+    let (customer_id, cached_path) = (&cached.customer_id, &cached.path);
+    app.get(cached_path).await;
+    let uncached_path = invoice_path(&app.create_invoice(customer_id).await);
 
     mongo.stop();
-    let (status, read) = status_and_json(app.get(&cached_path).await).await;
+    let (status, read) = status_and_json(app.get(cached_path).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["source"], "cache");
     for response in [
         app.get(&uncached_path).await,
-        app.post("/invoices", &invoice_body(&customer_id)).await,
+        app.post("/invoices", &invoice_body(customer_id)).await,
         app.post_empty(&format!("{uncached_path}/finalize")).await,
     ] {
         let started = Instant::now();
@@ -259,9 +250,7 @@ async fn mongodb_down_keeps_cache_hits_answering_and_fails_the_rest_fast() {
 #[tokio::test]
 async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Gone", "gone@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let draft = app.draft_for("Gone", "gone@example.com").await;
     let customers_base = app.customers.base.clone();
     let invoices = (*app).clone();
     drop(app.customers);
@@ -284,7 +273,7 @@ async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
         invoices
             .http
             .post(format!("{}/invoices", invoices.base))
-            .json(&invoice_body(&customer_id))
+            .json(&invoice_body(&draft.customer_id))
             .send()
             .await
             .unwrap(),
@@ -296,7 +285,7 @@ async fn customer_service_down_fails_creation_fast_and_reads_go_on() {
     let (status, _) = status_and_json(
         invoices
             .http
-            .get(format!("{}{path}", invoices.base))
+            .get(format!("{}{}", invoices.base, draft.path))
             .send()
             .await
             .unwrap(),
@@ -318,7 +307,7 @@ async fn the_service_starts_with_mongodb_and_redis_down() {
     let app = spawn_app_with(Options {
         mongodb_uri: Some(mongo_uri),
         redis_url: Some(redis_url),
-        before_fill: None,
+        ..Options::default()
     })
     .await;
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);

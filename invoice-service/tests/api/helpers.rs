@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::{Backend, Client, scratch_dir};
 #[allow(unused_imports)]
-pub use test_support::{Running, assert_error, status_and_json};
+pub use test_support::{
+    Running, assert_error, assert_not_found, assert_validation_failed, status_and_json, with_field,
+};
 
 /// invoice-service and the customer-service it asks, each on a free port with a database
 /// (and cache key prefix) of its own.
@@ -124,6 +126,42 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["invoice"].clone()
     }
+
+    /// `count` drafts for `customer_id`; their ids, in the order made.
+    pub async fn create_invoices(&self, customer_id: &str, count: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(count);
+        for _ in 0..count {
+            let invoice = self.create_invoice(customer_id).await;
+            ids.push(invoice["id"].as_str().expect("invoice id").to_owned());
+        }
+        ids
+    }
+
+    /// A new customer `name <email>` with one draft ([`TestApp::create_invoice`]).
+    pub async fn draft_for(&self, name: &str, email: &str) -> Draft {
+        let customer_id = self.create_customer(name, email).await;
+        let invoice = self.create_invoice(&customer_id).await;
+        let path = invoice_path(&invoice);
+        Draft {
+            customer_id,
+            invoice,
+            path,
+        }
+    }
+}
+
+/// A customer's draft as [`TestApp::draft_for`] made it.
+pub struct Draft {
+    pub customer_id: String,
+    pub invoice: Value,
+    /// `/invoices/{id}`
+    pub path: String,
+}
+
+/// The path of `invoice`, as the API wrote it.
+pub fn invoice_path(invoice: &Value) -> String {
+    let id = invoice["id"].as_str().expect("invoice id");
+    format!("/invoices/{id}")
 }
 
 pub fn invoice_body(customer_id: &str) -> Value {

@@ -2,15 +2,16 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::join_tasks;
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::helpers::{
+    Draft, assert_error, assert_not_found, invoice_path, spawn_app, status_and_json,
+};
 
 #[tokio::test]
 async fn finalize_pay_and_the_amounts_follow() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Payer", "payer@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let Draft { path, .. } = app.draft_for("Payer", "payer@example.com").await;
 
     let (status, body) = status_and_json(app.post_empty(&format!("{path}/finalize")).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -59,8 +60,7 @@ async fn only_the_lifecycle_transitions_are_allowed() {
         (&["finalize", "void"], "finalize", None),
     ];
     for (setup, action, expected) in cases {
-        let invoice = app.create_invoice(&customer_id).await;
-        let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+        let path = invoice_path(&app.create_invoice(&customer_id).await);
         for step in *setup {
             let (status, body) =
                 status_and_json(app.post_empty(&format!("{path}/{step}")).await).await;
@@ -80,20 +80,15 @@ async fn only_the_lifecycle_transitions_are_allowed() {
             None => assert_error(status, &body, StatusCode::CONFLICT, "invalid_transition"),
         }
     }
-    let (status, body) = status_and_json(
-        app.post_empty("/invoices/65f0000000000000000000ff/pay")
-            .await,
-    )
-    .await;
-    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let unknown = app.post_empty("/invoices/65f0000000000000000000ff/pay");
+    let (status, body) = status_and_json(unknown.await).await;
+    assert_not_found(status, &body);
 }
 
 #[tokio::test]
 async fn racing_transitions_have_exactly_one_winner() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Racer", "racer@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let Draft { path, .. } = app.draft_for("Racer", "racer@example.com").await;
     app.post_empty(&format!("{path}/finalize")).await;
 
     let attempts = (0..16).map(|i| {
@@ -104,11 +99,7 @@ async fn racing_transitions_have_exactly_one_winner() {
         ));
         tokio::spawn(async move { http.post(url).send().await.unwrap().status() })
     });
-    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let statuses = join_tasks(attempts).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == StatusCode::OK).count(),
         1,
@@ -131,15 +122,7 @@ async fn numbers_are_unique_and_gapless_when_two_instances_finalize_at_once() {
     let customer_id = app
         .create_customer("Numbered", "numbered@example.com")
         .await;
-    let mut ids = Vec::new();
-    for _ in 0..30 {
-        ids.push(
-            app.create_invoice(&customer_id).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let ids = app.create_invoices(&customer_id, 30).await;
     let finalizes = ids.iter().enumerate().map(|(i, id)| {
         let http = app.http.clone();
         let base = if i % 2 == 0 {
@@ -155,11 +138,7 @@ async fn numbers_are_unique_and_gapless_when_two_instances_finalize_at_once() {
             body["invoice"]["number"].as_str().unwrap().to_owned()
         })
     });
-    let numbers: Vec<String> = futures::future::join_all(finalizes)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let numbers = join_tasks(finalizes).await;
     let unique: HashSet<_> = numbers.iter().cloned().collect();
     assert_eq!(unique.len(), 30, "no number twice: {numbers:?}");
     let expected: HashSet<_> = (1..=30).map(|n| format!("INV-{n:06}")).collect();

@@ -1,13 +1,11 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, status_and_json};
+use crate::helpers::{Draft, spawn_app, status_and_json};
 
 #[tokio::test]
 async fn metrics_move_after_requests() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Counted", "counted@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let Draft { path, .. } = app.draft_for("Counted", "counted@example.com").await;
     let scrape = || async {
         let text = app.get("/metrics").await.text().await.unwrap();
         let count = |prefix: &str| -> f64 {

@@ -8,7 +8,7 @@ use service_kit::auth::ApiKeys;
 use test_support::scratch_dir;
 
 use crate::helpers::{
-    assert_error, customer_settings, invoice_body, invoice_settings, spawn_app,
+    Draft, assert_error, customer_settings, invoice_body, invoice_settings, spawn_app,
     spawn_customer_service, spawn_invoice_service, status_and_json,
 };
 
@@ -72,14 +72,7 @@ async fn a_hundred_retried_invoice_creates_with_one_key_make_one_invoice() {
     let body = invoice_body(&customer_id);
     let mut ids = HashSet::new();
     for _ in 0..100 {
-        let response = app
-            .http
-            .post(app.url("/invoices"))
-            .header("idempotency-key", "inv-1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_idempotent("/invoices", "inv-1", &body).await;
         let (status, answer) = status_and_json(response).await;
         assert_eq!(status, StatusCode::CREATED);
         ids.insert(answer["id"].as_str().unwrap().to_owned());
@@ -94,14 +87,7 @@ async fn a_hundred_retried_invoice_creates_with_one_key_make_one_invoice() {
 
     let mut other = body.clone();
     other["tax_rate_bps"] = json!(1);
-    let response = app
-        .http
-        .post(app.url("/invoices"))
-        .header("idempotency-key", "inv-1")
-        .json(&other)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_idempotent("/invoices", "inv-1", &other).await;
     let (status, answer) = status_and_json(response).await;
     assert_error(
         status,
@@ -114,19 +100,13 @@ async fn a_hundred_retried_invoice_creates_with_one_key_make_one_invoice() {
 #[tokio::test]
 async fn a_retried_transition_replays_its_first_answer() {
     let app = spawn_app().await;
-    let customer_id = app.create_customer("Transit", "transit@example.com").await;
-    let invoice = app.create_invoice(&customer_id).await;
-    let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
+    let Draft { path, .. } = app.draft_for("Transit", "transit@example.com").await;
     app.post_empty(&format!("{path}/finalize")).await;
     let mut answers = Vec::new();
     for _ in 0..3 {
         let response = app
-            .http
-            .post(app.url(&format!("{path}/pay")))
-            .header("idempotency-key", "pay-1")
-            .send()
-            .await
-            .unwrap();
+            .post_empty_idempotent(&format!("{path}/pay"), "pay-1")
+            .await;
         answers.push(status_and_json(response).await);
     }
     assert!(

@@ -1,147 +1,64 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, invoice_body, spawn_app, status_and_json, store_reads};
+use crate::helpers::{
+    assert_error, invoice_body, spawn_app, status_and_json, store_reads, with_field,
+};
 
 #[tokio::test]
 async fn create_invoice_rejects_bad_input_in_the_error_shape() {
     let app = spawn_app().await;
     let customer_id = app.create_customer("Valid", "valid@example.com").await;
     let ok = invoice_body(&customer_id);
-    let with = |key: &str, value: Value| {
-        let mut body = ok.clone();
-        body[key] = value;
-        body
+    // `ok` with `key` set to `value`: refused, naming `key`.
+    let set = |case, key: &str, value| (case, with_field(&ok, key, value), key.to_owned());
+    // `ok` with `{key: value}` as `outer`: refused, naming `outer.key`.
+    let set_in = |case, outer: &str, key: &str, value: Value| {
+        let body = with_field(&ok, outer, json!({ key: value }));
+        (case, body, format!("{outer}.{key}"))
     };
-    let item = |description: Value, quantity: Value, unit_amount: Value| json!([{"description": description, "quantity": quantity, "unit_amount": unit_amount}]);
+    // `ok` with one item whose `key` is `value`: refused, naming `items[0].key`.
+    let set_item = |case, key: &str, value| {
+        let item = with_field(
+            &json!({"description": "x", "quantity": 1, "unit_amount": 1}),
+            key,
+            value,
+        );
+        (
+            case,
+            with_field(&ok, "items", json!([item])),
+            format!("items[0].{key}"),
+        )
+    };
     let many_items: Vec<Value> = (0..101)
         .map(|_| json!({"description": "x", "quantity": 1, "unit_amount": 1}))
         .collect();
-    let cases: Vec<(&str, Value, &str)> = vec![
-        (
-            "malformed customer id",
-            with("customer_id", json!("nope")),
-            "customer_id",
-        ),
-        (
-            "operator customer id",
-            with("customer_id", json!({"$ne": null})),
-            "customer_id",
-        ),
-        (
-            "bad currency",
-            with("currency", json!("dollars")),
-            "currency",
-        ),
-        ("no items", with("items", json!([])), "items"),
-        ("101 items", with("items", json!(many_items)), "items"),
-        (
-            "blank description",
-            with("items", item(json!(""), json!(1), json!(1))),
-            "items[0].description",
-        ),
-        (
-            "long description",
-            with("items", item(json!("d".repeat(501)), json!(1), json!(1))),
-            "items[0].description",
-        ),
-        (
-            "zero quantity",
-            with("items", item(json!("x"), json!(0), json!(1))),
-            "items[0].quantity",
-        ),
-        (
-            "huge quantity",
-            with("items", item(json!("x"), json!(1_000_001), json!(1))),
-            "items[0].quantity",
-        ),
-        (
-            "fractional quantity",
-            with("items", item(json!("x"), json!(1.5), json!(1))),
-            "items[0].quantity",
-        ),
-        (
-            "negative amount",
-            with("items", item(json!("x"), json!(1), json!(-1))),
-            "items[0].unit_amount",
-        ),
-        (
-            "float amount",
-            with("items", item(json!("x"), json!(1), json!(9.99))),
-            "items[0].unit_amount",
-        ),
-        (
-            "string amount",
-            with("items", item(json!("x"), json!(1), json!("100"))),
-            "items[0].unit_amount",
-        ),
-        (
-            "too large amount",
-            with(
-                "items",
-                item(json!("x"), json!(1), json!(10_000_000_001_i64)),
-            ),
-            "items[0].unit_amount",
-        ),
-        (
-            "operator amount",
-            with("items", item(json!("x"), json!(1), json!({"$gt": 0}))),
-            "items[0].unit_amount",
-        ),
-        (
-            "tax over 100%",
-            with("tax_rate_bps", json!(10_001)),
-            "tax_rate_bps",
-        ),
-        (
-            "negative tax",
-            with("tax_rate_bps", json!(-1)),
-            "tax_rate_bps",
-        ),
-        (
-            "bad due date",
-            with("due_date", json!("31/12/2026")),
-            "due_date",
-        ),
-        (
-            "impossible due date",
-            with("due_date", json!("2026-02-30")),
-            "due_date",
-        ),
-        ("status given", with("status", json!("paid")), "status"),
-        (
-            "number given",
-            with("number", json!("INV-000001")),
-            "number",
-        ),
-        ("$where", with("$where", json!("sleep(1000)")), "$where"),
-        (
-            "metadata operator key",
-            with("metadata", json!({"$set": "x"})),
-            "metadata.$set",
-        ),
+    let cases = vec![
+        set("malformed customer id", "customer_id", json!("nope")),
+        set("operator customer id", "customer_id", json!({"$ne": null})),
+        set("bad currency", "currency", json!("dollars")),
+        set("no items", "items", json!([])),
+        set("101 items", "items", json!(many_items)),
+        set_item("blank description", "description", json!("")),
+        set_item("long description", "description", json!("d".repeat(501))),
+        set_item("zero quantity", "quantity", json!(0)),
+        set_item("huge quantity", "quantity", json!(1_000_001)),
+        set_item("fractional quantity", "quantity", json!(1.5)),
+        set_item("negative amount", "unit_amount", json!(-1)),
+        set_item("float amount", "unit_amount", json!(9.99)),
+        set_item("string amount", "unit_amount", json!("100")),
+        set_item("too large amount", "unit_amount", json!(10_000_000_001_i64)),
+        set_item("operator amount", "unit_amount", json!({"$gt": 0})),
+        set("tax over 100%", "tax_rate_bps", json!(10_001)),
+        set("negative tax", "tax_rate_bps", json!(-1)),
+        set("bad due date", "due_date", json!("31/12/2026")),
+        set("impossible due date", "due_date", json!("2026-02-30")),
+        set("status given", "status", json!("paid")),
+        set("number given", "number", json!("INV-000001")),
+        set("$where", "$where", json!("sleep(1000)")),
+        set_in("metadata operator key", "metadata", "$set", json!("x")),
     ];
-    for (case, body, field) in cases {
-        let (status, answer) = status_and_json(app.post("/invoices", &body).await).await;
-        assert_error(
-            status,
-            &answer,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        );
-        let fields: Vec<&str> = answer["details"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{case}: {answer}"))
-            .iter()
-            .filter_map(|d| d["field"].as_str())
-            .collect();
-        assert!(
-            fields.contains(&field),
-            "{case}: expected {field} in {answer}"
-        );
-    }
-    let (_, list) = status_and_json(app.get("/invoices").await).await;
-    assert_eq!(list["data"], json!([]), "nothing half-written stays behind");
+    app.assert_refused_fields("/invoices", cases).await;
 }
 
 #[tokio::test]
@@ -179,34 +96,16 @@ async fn integral_numbers_written_with_a_fraction_are_those_integers() {
 #[tokio::test]
 async fn bad_bodies_and_content_types_answer_in_the_error_shape() {
     let app = spawn_app().await;
-    for (body, content_type, expected, code) in [
-        (
-            "{\"customer_id\": ",
-            "application/json",
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-        ),
-        (
-            "[1]",
-            "application/json",
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-        ),
-        (
-            "{}",
-            "text/plain",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        ),
+    let invalid_json = (StatusCode::BAD_REQUEST, "invalid_json");
+    let unsupported = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    for (body, content_type, (expected, code)) in [
+        ("{\"customer_id\": ", "application/json", invalid_json),
+        ("[1]", "application/json", invalid_json),
+        ("{}", "text/plain", unsupported),
     ] {
         let response = app
-            .http
-            .post(app.url("/invoices"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .post_raw("/invoices", Some(content_type), body.into())
+            .await;
         let (status, answer) = status_and_json(response).await;
         assert_error(status, &answer, expected, code);
     }
@@ -232,25 +131,21 @@ async fn malformed_ids_are_400_and_touch_no_store() {
     assert_eq!(store_reads(&app.http, &app.base).await, before);
 }
 
+/// What the list refuses: limits out of range, filters and cursors that are not ones,
+/// operators, parameters it does not know.
+const BAD_QUERIES: [&str; 8] = [
+    "limit=0",
+    "limit=101",
+    "status=bogus",
+    "customer_id=nope",
+    "customer_id[$ne]=1",
+    "status[$ne]=paid",
+    "after=xyz",
+    "x[$ne]=1",
+];
+
 #[tokio::test]
 async fn the_list_rejects_bad_queries() {
     let app = spawn_app().await;
-    for query in [
-        "limit=0",
-        "limit=101",
-        "status=bogus",
-        "customer_id=nope",
-        "customer_id[$ne]=1",
-        "status[$ne]=paid",
-        "after=xyz",
-        "x[$ne]=1",
-    ] {
-        let (status, body) = status_and_json(app.get(&format!("/invoices?{query}")).await).await;
-        assert_error(
-            status,
-            &body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        );
-    }
+    app.assert_queries_refused("/invoices", &BAD_QUERIES).await;
 }

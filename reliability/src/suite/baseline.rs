@@ -11,8 +11,9 @@ use crate::report::ms;
 
 impl Suite {
     pub(super) async fn baseline(&mut self, row: &mut RowResult) -> anyhow::Result<()> {
-        let spec = self.loaded_spec("baseline", &[("baseline", 10.0)], writes_mix());
-        let driver = self.spawn("baseline", &spec).await?;
+        let driver = self
+            .drive_loaded("baseline", &[("baseline", 10.0)], writes_mix())
+            .await?;
         let report = self.finish(driver, Duration::from_secs(60)).await?;
         let tally = Tally::of(&report);
         let reads = reads_of(&report, "baseline").context("no reads")?;

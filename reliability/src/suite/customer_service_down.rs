@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use super::fault::Fault;
 use super::measure::Tally;
 use super::{RowResult, Suite, UNAVAILABLE_WITHIN_MS};
 use crate::drive::Mix;
-use crate::outcome::{Op, Outcome, unix_ms};
+use crate::outcome::{Op, Outcome};
+use crate::procs::Member;
 use crate::report::ms;
 
 impl Suite {
@@ -27,18 +29,13 @@ impl Suite {
             mix,
         );
         let driver = self.spawn("customer-service-down", &spec).await?;
-        driver.until(3.0).await;
-        let killed = unix_ms();
-        self.cluster.customers.kill();
-        driver.until(8.0).await;
-        self.cluster.start_customers().await?;
-        let restarted = unix_ms();
-        driver.until(10.0).await;
-        let paused = unix_ms();
-        self.cluster.customers.signal("STOP")?;
-        driver.until(15.0).await;
-        self.cluster.customers.signal("CONT")?;
-        let continued = unix_ms();
+        let customers = Member::Customers;
+        let (killed, restarted) = self
+            .fault(&driver, Fault::Kill(customers), 3.0, 8.0)
+            .await?;
+        let (paused, continued) = self
+            .fault(&driver, Fault::Pause(customers), 10.0, 15.0)
+            .await?;
         let report = self.finish(driver, Duration::from_secs(60)).await?;
         let tally = Tally::of(&report);
 

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::fault::Fault;
 use super::{RowResult, Suite};
 use crate::drive::{IdempotentRuns, Mix};
 use crate::ledger::{self, Ledger};
 use crate::outcome::{Op, Outcome};
+use crate::procs::Member;
 
 impl Suite {
     pub(super) async fn idempotent_retries(&mut self, row: &mut RowResult) -> anyhow::Result<()> {
@@ -25,18 +27,10 @@ impl Suite {
             give_up_ms: 60_000,
         });
         let driver = self.spawn("idempotent-retries", &spec).await?;
-        driver.until(1.5).await;
-        self.cluster.mongo.kill();
-        driver.until(4.5).await;
-        self.cluster.start_mongo().await?;
-        driver.until(6.5).await;
-        self.cluster.mongo.signal("STOP")?;
-        driver.until(9.5).await;
-        self.cluster.mongo.signal("CONT")?;
-        driver.until(11.0).await;
-        self.cluster.mongo.kill();
-        driver.until(13.0).await;
-        self.cluster.start_mongo().await?;
+        let (kill, pause) = (Fault::Kill(Member::Mongo), Fault::Pause(Member::Mongo));
+        self.fault(&driver, kill, 1.5, 4.5).await?;
+        self.fault(&driver, pause, 6.5, 9.5).await?;
+        self.fault(&driver, kill, 11.0, 13.0).await?;
         let report = self.finish(driver, Duration::from_secs(120)).await?;
 
         // This row's own writes against the store, to report its figures apart.

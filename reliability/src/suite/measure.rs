@@ -164,6 +164,16 @@ impl Suite {
         Driver::spawn(&self.settings.driver, &self.settings.logs, name, spec).await
     }
 
+    /// Drive `name` on the [`Suite::loaded_spec`] tagged `name`, started.
+    pub(super) async fn drive_loaded(
+        &self,
+        name: &str,
+        phases: &[(&str, f64)],
+        mix: Mix,
+    ) -> anyhow::Result<Driver> {
+        self.spawn(name, &self.loaded_spec(name, phases, mix)).await
+    }
+
     /// Waits for the drive and records what its clients were told.
     pub(super) async fn finish(
         &mut self,

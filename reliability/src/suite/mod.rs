@@ -8,6 +8,7 @@
 
 mod baseline;
 mod customer_service_down;
+mod fault;
 mod idempotent_retries;
 mod measure;
 mod mongo_stopped;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bench::load::LoadReport;
-use serde_json::json;
 
 use super::measure::{Tally, reads_of};
 use super::{RowResult, Suite, UNAVAILABLE_WITHIN_MS};
@@ -25,13 +24,9 @@ impl Suite {
             list_invoices: 1,
             ..Mix::default()
         };
-        let spec = self.loaded_spec(
-            "mongo-stopped",
-            &[("before", 2.0), ("fault", 17.0), ("after", 30.0)],
-            mix,
-        );
         let pids = (self.cluster.customers.pid(), self.cluster.invoices.pid());
-        let mut driver = self.spawn("mongo-stopped", &spec).await?;
+        let phases = [("before", 2.0), ("fault", 17.0), ("after", 30.0)];
+        let mut driver = self.drive_loaded("mongo-stopped", &phases, mix).await?;
         driver.until(3.0).await;
         let stopped = unix_ms();
         self.cluster.mongo.kill();
@@ -84,9 +79,7 @@ impl Suite {
         row.figure("outage_requests", outage.len());
         row.figure("outage_503", answered_503);
         row.figure("outage_slowest_503_ms", slowest_503);
-        if let Some(example) = wrong.first() {
-            row.figure("outage_first_wrong", json!(example));
-        }
+        row.first_example("outage_first_wrong", &wrong);
         row.check(
             "requests needing MongoDB: 503 within 2.5 s",
             format!(

@@ -5,26 +5,22 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::fault::Fault;
 use super::measure::{Tally, writes_mix};
 use super::{RowResult, Suite};
 use crate::outcome::unix_ms;
+use crate::procs::Member;
 
 impl Suite {
     pub(super) async fn redis_killed(&mut self, row: &mut RowResult) -> anyhow::Result<()> {
-        let spec = self.loaded_spec(
-            "redis-killed",
-            &[("before", 2.0), ("fault", 12.0), ("after", 32.0)],
-            writes_mix(),
-        );
         let sampler =
             CacheSampler::start(self.http.clone(), format!("{}/metrics", self.invoice_url()));
-        let mut driver = self.spawn("redis-killed", &spec).await?;
-        driver.until(3.0).await;
-        let killed = unix_ms();
-        self.cluster.redis.kill();
-        driver.until(13.0).await;
-        self.cluster.start_redis().await?;
-        let back = unix_ms();
+        let phases = [("before", 2.0), ("fault", 12.0), ("after", 32.0)];
+        let mut driver = self
+            .drive_loaded("redis-killed", &phases, writes_mix())
+            .await?;
+        let redis = Fault::Kill(Member::Redis);
+        let (killed, back) = self.fault(&driver, redis, 3.0, 13.0).await?;
         let recovered = loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             if let Some(at) = sampler.recovered_at(back, 0.9) {

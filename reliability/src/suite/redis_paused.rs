@@ -4,22 +4,20 @@
 
 use std::time::Duration;
 
+use super::fault::Fault;
 use super::measure::{Tally, reads_p99, writes_mix, writes_p99};
 use super::{RowResult, Suite};
+use crate::procs::Member;
 use crate::report::ms;
 
 impl Suite {
     pub(super) async fn redis_paused(&mut self, row: &mut RowResult) -> anyhow::Result<()> {
-        let spec = self.loaded_spec(
-            "redis-paused",
-            &[("before", 2.0), ("fault", 12.0), ("after", 4.0)],
-            writes_mix(),
-        );
-        let driver = self.spawn("redis-paused", &spec).await?;
-        driver.until(3.0).await;
-        self.cluster.redis.signal("STOP")?;
-        driver.until(13.0).await;
-        self.cluster.redis.signal("CONT")?;
+        let phases = [("before", 2.0), ("fault", 12.0), ("after", 4.0)];
+        let driver = self
+            .drive_loaded("redis-paused", &phases, writes_mix())
+            .await?;
+        let redis = Fault::Pause(Member::Redis);
+        self.fault(&driver, redis, 3.0, 13.0).await?;
         let report = self.finish(driver, Duration::from_secs(60)).await?;
         let tally = Tally::of(&report);
         row.figure("reads", tally.reads);

@@ -12,7 +12,6 @@ use super::system::{log_len, panics_after};
 use super::{RowResult, Suite};
 use crate::drive::Mix;
 use crate::outcome::{Failure, Outcome, Service, unix_ms};
-use crate::procs::{Cluster, Proc};
 
 /// A request sent at least this long before SIGTERM counts as accepted before it: by then
 /// the service has read it off the socket (see docs/reliability.md).
@@ -56,13 +55,13 @@ impl Suite {
         self.cluster.mongo.signal("STOP")?;
         driver.until(3.3).await;
         let signalled = unix_ms();
-        let proc = process(&mut self.cluster, service);
+        let proc = self.cluster.proc(service.into());
         let log = proc.log_path().to_path_buf();
         let offset = log_len(&log);
         proc.signal("TERM")?;
         driver.until(3.5).await;
         self.cluster.mongo.signal("CONT")?;
-        let proc = process(&mut self.cluster, service);
+        let proc = self.cluster.proc(service.into());
         let deadline = Instant::now() + Duration::from_secs(15);
         let exited = loop {
             if !proc.is_running() {
@@ -76,10 +75,7 @@ impl Suite {
         };
         let exit_status = proc.exit_status();
         let panics = panics_after(&log, offset);
-        match service {
-            Service::Invoices => self.cluster.start_invoices().await?,
-            Service::Customers => self.cluster.start_customers().await?,
-        }
+        self.cluster.start(service.into()).await?;
         let restarted = unix_ms();
         let report = self.finish(driver, Duration::from_secs(60)).await?;
 
@@ -123,9 +119,7 @@ impl Suite {
             }),
         );
         row.figure("sent_while_down", after_signal);
-        if let Some(example) = failed.first() {
-            row.figure("first_failed_accepted", json!(example));
-        }
+        row.first_example("first_failed_accepted", &failed);
         row.check(
             "requests accepted before the signal complete",
             format!(
@@ -154,13 +148,5 @@ impl Suite {
             clean,
         );
         Ok(())
-    }
-}
-
-/// The process of `service`.
-fn process(cluster: &mut Cluster, service: Service) -> &mut Proc {
-    match service {
-        Service::Invoices => &mut cluster.invoices,
-        Service::Customers => &mut cluster.customers,
     }
 }

@@ -13,6 +13,7 @@ use super::{SEED_CUSTOMERS, SEED_INVOICES, Suite};
 use crate::drive::{self, PatchTarget};
 use crate::ledger;
 use crate::outcome::{Op, Outcome, Told, unix_ms};
+use crate::procs::Member;
 
 impl Suite {
     pub(super) fn invoice_url(&self) -> String {
@@ -108,27 +109,16 @@ impl Suite {
     /// Continues, restarts and waits for whatever a row left stopped, down or paused.
     pub(super) async fn heal(&mut self) -> anyhow::Result<()> {
         let cluster = &mut self.cluster;
-        for proc in [
-            &mut cluster.mongo,
-            &mut cluster.redis,
-            &mut cluster.customers,
-            &mut cluster.invoices,
-        ] {
+        for member in Member::ALL {
+            let proc = cluster.proc(member);
             if proc.is_running() {
                 let _ = proc.signal("CONT");
             }
         }
-        if !cluster.mongo.is_running() {
-            cluster.start_mongo().await?;
-        }
-        if !cluster.redis.is_running() {
-            cluster.start_redis().await?;
-        }
-        if !cluster.customers.is_running() {
-            cluster.start_customers().await?;
-        }
-        if !cluster.invoices.is_running() {
-            cluster.start_invoices().await?;
+        for member in Member::ALL {
+            if !cluster.proc(member).is_running() {
+                cluster.start(member).await?;
+            }
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         for url in [self.customer_url(), self.invoice_url()] {

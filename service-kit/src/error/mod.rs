@@ -38,6 +38,11 @@ pub struct ApiError {
     pub retry_after_seconds: Option<u64>,
 }
 
+/// Marks an answer that a retry may well change (write contention): an idempotent request
+/// does not keep it for replays, so a retry with the same key runs again.
+#[derive(Debug, Clone, Copy)]
+pub struct Transient;
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
@@ -123,6 +128,9 @@ impl IntoResponse for ApiError {
             details: &self.details,
         };
         let mut response = (self.status, Json(body)).into_response();
+        if self.code == codes::CONFLICT.code {
+            response.extensions_mut().insert(Transient);
+        }
         if let Some(seconds) = self.retry_after_seconds {
             response
                 .headers_mut()

@@ -8,7 +8,8 @@
 //! same id, which the store refuses as a duplicate, so a resource is never created twice.
 //! An attempt that answers 5xx keeps that id too (its write may still land: a store call
 //! that timed out is not a store call that did nothing); it only gives its lease up, so a
-//! retry may take over at once.
+//! retry may take over at once. So does one that met write contention (`409 conflict`),
+//! whose answer a retry may well change.
 
 mod embedded;
 mod mongo;
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, codes};
+use crate::error::{ApiError, Transient, codes};
 use crate::extract::MAX_BODY_BYTES;
 use crate::store::StoreError;
 
@@ -166,9 +167,9 @@ pub async fn idempotent_posts(
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(ResourceId(resource_id));
     let response = next.run(req).await;
-    if response.status().is_server_error() {
+    if response.status().is_server_error() || response.extensions().get::<Transient>().is_some() {
         // In the background: when the store is what failed, releasing the key can take a
-        // store timeout too, and the client should have its 503 now.
+        // store timeout too, and the client should have its answer now.
         let store = idempotency.store.clone();
         tokio::spawn(async move {
             if let Err(error) = store.abandon(&key).await {
@@ -255,7 +256,7 @@ mod tests {
     }
 
     /// A retry after an attempt that answered 5xx runs with the id that attempt reserved:
-    /// its write may have landed after all (issue 6, `idempotent-retries` row).
+    /// its write may have landed after all.
     async fn a_retry_after_a_failed_attempt_reuses_its_resource_id(store: &dyn IdempotencyStore) {
         let now = chrono::Utc::now().timestamp_millis();
         let Begin::Run { resource_id } = store.begin("key-1", "fp", now).await.unwrap() else {
@@ -272,6 +273,55 @@ mod tests {
             Begin::InProgress,
             "the retry holds the lease again"
         );
+    }
+
+    #[tokio::test]
+    async fn a_contended_answer_is_not_replayed_so_a_retry_with_the_key_runs_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tower::ServiceExt;
+
+        let dir = std::env::temp_dir().join(unique("idempotency_contended"));
+        let db = EmbeddedDb::open(&dir, "keys.sqlite", "").unwrap();
+        let idempotency = Idempotency {
+            store: Arc::new(EmbeddedIdempotencyStore::new(db).await.unwrap()),
+            dependency: "embedded store",
+        };
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let app = axum::Router::new()
+            .route(
+                "/things",
+                axum::routing::post(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async { ApiError::contended("thing") }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                idempotency,
+                idempotent_posts,
+            ));
+        let request = || {
+            Request::post("/things")
+                .header(&IDEMPOTENCY_KEY, "retry-me")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let first = app.clone().oneshot(request()).await.unwrap();
+        assert_eq!(first.status(), StatusCode::CONFLICT);
+        // The lease is given up in the background: retry until the second run happens.
+        for _ in 0..200 {
+            let retry = app.clone().oneshot(request()).await.unwrap();
+            assert!(
+                retry.headers().get(&REPLAYED).is_none(),
+                "a conflict was replayed"
+            );
+            if runs.load(Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

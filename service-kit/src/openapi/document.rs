@@ -2,13 +2,13 @@
 //! scheme and the operational routes; and the routes that serve the document and Swagger UI.
 
 use axum::Router;
-use utoipa::openapi::OpenApi;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{OpenApi, RefOr};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
 use super::schemas::ErrorBody;
@@ -45,8 +45,57 @@ impl Modify for Shared {
             openapi.paths.paths.insert(path.to_owned(), item);
         }
         unique_operation_ids(openapi);
+        business_conventions(openapi);
     }
 }
+
+/// What every business route shares, so no route has to say it: it needs the bearer key,
+/// and a `201` carries the new resource's `Location` and may be an idempotent replay.
+fn business_conventions(openapi: &mut OpenApi) {
+    let header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(description))
+            .build()
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if OPERATIONAL_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.put,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation.security.get_or_insert_with(|| {
+                vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]
+            });
+            if let Some(RefOr::T(created)) = operation.responses.responses.get_mut("201") {
+                created
+                    .headers
+                    .entry("Location".to_owned())
+                    .or_insert_with(|| {
+                        header("The path of the new resource, such as `/customers/{id}`.")
+                    });
+                created
+                    .headers
+                    .entry("Idempotent-Replayed".to_owned())
+                    .or_insert_with(|| {
+                        header(
+                            "`true` when this is the stored answer to an earlier request with \
+                             the same `Idempotency-Key`.",
+                        )
+                    });
+            }
+        }
+    }
+}
+
+/// The routes every service has and no API key guards.
+const OPERATIONAL_PATHS: [&str; 5] = ["/health", "/ready", "/metrics", "/openapi.json", "/docs"];
 
 /// One handler may serve several methods (`PUT` and `PATCH`); operation ids must still be
 /// unique, so a repeated one gets its method appended.
