@@ -9,19 +9,23 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = service_kit::telemetry::init("billing-system")?;
 
     let mut customers = customer_service::Settings::from_env()?;
-    customers.common.port = parse_or(
-        "CUSTOMER_SERVICE_PORT",
-        customer_service::Settings::DEFAULT_PORT,
+    in_one_process(
+        &mut customers.common,
+        (
+            "CUSTOMER_SERVICE_PORT",
+            customer_service::Settings::DEFAULT_PORT,
+        ),
     )?;
-    customers.common.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     let customer_app = customer_service::build(customers).await?;
 
     let mut invoices = invoice_service::Settings::from_env()?;
-    invoices.common.port = parse_or(
-        "INVOICE_SERVICE_PORT",
-        invoice_service::Settings::DEFAULT_PORT,
+    in_one_process(
+        &mut invoices.common,
+        (
+            "INVOICE_SERVICE_PORT",
+            invoice_service::Settings::DEFAULT_PORT,
+        ),
     )?;
-    invoices.common.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
     // In one process invoice-service calls customer-service with the first configured key,
     // unless CUSTOMER_SERVICE_API_KEY names another.
@@ -54,6 +58,17 @@ async fn main() -> anyhow::Result<()> {
     let (customers, invoices) = tokio::join!(customers, invoices);
     customers??;
     invoices??;
+    Ok(())
+}
+
+/// Each service's port from its own variable and default (`PORT` would give both the same),
+/// and the sample data unless `SEED_SAMPLE_DATA` says otherwise.
+fn in_one_process(
+    settings: &mut service_kit::Common,
+    (port_variable, default_port): (&str, u16),
+) -> anyhow::Result<()> {
+    settings.port = parse_or(port_variable, default_port)?;
+    settings.seed_sample_data = flag("SEED_SAMPLE_DATA", true)?;
     Ok(())
 }
 

@@ -27,7 +27,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         MongoCustomerStore | EmbeddedCustomerStore => dyn CustomerStore
     )?;
     if settings.seed_sample_data {
-        let customers = seed::sample_customers()?;
+        let customers = service_kit::seed::parse(seed::SAMPLE)?;
         service_kit::seed::in_background("customers", backend.store.clone(), customers);
     }
     let customers = Customers::new(backend.store.clone(), backend.name);

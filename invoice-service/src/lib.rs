@@ -35,7 +35,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         MongoInvoiceStore | EmbeddedInvoiceStore => dyn InvoiceStore
     )?;
     if settings.common.seed_sample_data {
-        let invoices = seed::sample_invoices()?;
+        let invoices = service_kit::seed::parse(seed::SAMPLE)?;
         service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
     }
     let cache = Arc::new(match &settings.redis_url {

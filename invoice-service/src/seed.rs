@@ -1,12 +1,7 @@
 //! The sample invoices of `data/invoices.json`, loaded into an empty store on request.
 
-use crate::domain::Invoice;
-
-const SAMPLE: &str = include_str!("../data/invoices.json");
-
-pub fn sample_invoices() -> anyhow::Result<Vec<Invoice>> {
-    service_kit::seed::parse(SAMPLE)
-}
+/// The sample invoices, as JSON; `service_kit::seed::parse` reads them.
+pub const SAMPLE: &str = include_str!("../data/invoices.json");
 
 #[cfg(test)]
 mod tests {
@@ -14,7 +9,7 @@ mod tests {
 
     #[test]
     fn the_sample_data_parses_adds_up_and_is_numbered_without_gaps() {
-        let invoices = super::sample_invoices().unwrap();
+        let invoices = service_kit::seed::parse::<crate::domain::Invoice>(super::SAMPLE).unwrap();
         assert!(invoices.len() >= 10);
         let mut numbers: Vec<i64> = invoices
             .iter()

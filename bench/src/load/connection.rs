@@ -13,28 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::plan::{Endpoint, split_url};
-
-/// A complete answer.
-pub(super) struct Answer {
-    pub(super) status: StatusCode,
-    pub(super) bytes: u64,
-}
-
-/// Why a request got no answer.
-pub(super) enum Failure {
-    Connect(String),
-    Io(String),
-    Timeout,
-}
-
-impl Failure {
-    fn into_error(self) -> anyhow::Error {
-        match self {
-            Failure::Connect(message) | Failure::Io(message) => anyhow::anyhow!(message),
-            Failure::Timeout => anyhow::anyhow!("timed out"),
-        }
-    }
-}
+use super::report::{Answer, Failure};
 
 /// Sends one request on the worker's connection to `endpoint` (opening one when there is
 /// none or the server closed it) and reads the whole answer.

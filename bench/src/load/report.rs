@@ -8,7 +8,27 @@ use hdrhistogram::Histogram;
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::connection::{Answer, Failure};
+/// A complete answer.
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) bytes: u64,
+}
+
+/// Why a request got no answer.
+pub(super) enum Failure {
+    Connect(String),
+    Io(String),
+    Timeout,
+}
+
+impl Failure {
+    pub(super) fn into_error(self) -> anyhow::Error {
+        match self {
+            Failure::Connect(message) | Failure::Io(message) => anyhow::anyhow!(message),
+            Failure::Timeout => anyhow::anyhow!("timed out"),
+        }
+    }
+}
 
 /// Latencies are recorded in microseconds, from 1 µs to this bound, to 3 significant digits.
 const LATENCY_BOUND_US: u64 = 60_000_000;

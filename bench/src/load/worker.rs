@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::LoadReport;
-use super::connection::{Failure, exchange};
+use super::connection::exchange;
 use super::plan::Plan;
+use super::report::Failure;
 use super::report::Tally;
 
 /// A worker whose connection attempt failed waits this long before the next one, so that a

@@ -11,7 +11,7 @@ use super::dto::{
     CreateCustomer, CustomerCreated, CustomerList, CustomerSchema, CustomerUpdated, ListCustomers,
     Message, UpdateCustomer,
 };
-use super::openapi::{CreateErrors, ListErrors, OneCustomerErrors, UpdateErrors};
+use super::responses::{CreateErrors, ListErrors, OneCustomerErrors, UpdateErrors};
 use crate::app::Customers;
 use crate::domain::{Customer, CustomerChanges, NewCustomer};
 use crate::error::AppError;

@@ -18,23 +18,23 @@ use crate::domain::{Address, Customer, CustomerFields, CustomerUpdate, Email};
 #[schema(as = Address)]
 pub struct AddressInput {
     #[serde(default)]
-    #[schema(schema_with = super::openapi::address_line)]
+    #[schema(schema_with = super::schemas::address_line)]
     pub line1: Option<String>,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::address_line)]
+    #[schema(schema_with = super::schemas::address_line)]
     pub line2: Option<String>,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::address_line)]
+    #[schema(schema_with = super::schemas::address_line)]
     pub city: Option<String>,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::address_line)]
+    #[schema(schema_with = super::schemas::address_line)]
     pub state: Option<String>,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::address_line)]
+    #[schema(schema_with = super::schemas::address_line)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, in any case and stored upper-case.
     #[serde(default)]
-    #[schema(schema_with = super::openapi::country)]
+    #[schema(schema_with = super::schemas::country)]
     pub country: Option<String>,
 }
 
@@ -55,15 +55,15 @@ impl From<AddressInput> for Address {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
-    #[schema(schema_with = super::openapi::name)]
+    #[schema(schema_with = super::schemas::name)]
     pub name: String,
-    #[schema(schema_with = super::openapi::email)]
+    #[schema(schema_with = super::schemas::email)]
     pub email: String,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::phone)]
+    #[schema(schema_with = super::schemas::phone)]
     pub phone: Option<String>,
     #[serde(default, deserialize_with = "optional_object")]
-    #[schema(schema_with = super::openapi::address)]
+    #[schema(schema_with = super::schemas::address)]
     pub address: Option<AddressInput>,
     #[serde(default)]
     #[schema(schema_with = service_kit::openapi::metadata_input)]
@@ -88,16 +88,16 @@ impl From<CreateCustomer> for CustomerFields {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = super::openapi::name)]
+    #[schema(schema_with = super::schemas::name)]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = super::openapi::email)]
+    #[schema(schema_with = super::schemas::email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = super::openapi::phone)]
+    #[schema(schema_with = super::schemas::phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option_object")]
-    #[schema(schema_with = super::openapi::address)]
+    #[schema(schema_with = super::schemas::address)]
     pub address: Option<Option<AddressInput>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(schema_with = service_kit::openapi::metadata_input)]

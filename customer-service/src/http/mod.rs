@@ -5,6 +5,8 @@ pub mod customers;
 pub mod dto;
 pub mod openapi;
 pub mod ready;
+pub mod responses;
+pub mod schemas;
 
 use axum::Router;
 use axum::routing::get;

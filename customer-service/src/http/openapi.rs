@@ -2,32 +2,10 @@
 //! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
 //! Swagger UI at `GET /docs`.
 
-use service_kit::codes::{
-    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
-};
-use service_kit::error_responses;
-use service_kit::openapi::{Shared, code_pattern, non_blank_text, nullable, plain_text};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::{KnownFormat, OneOfBuilder, Ref, RefOr};
-use utoipa::{OpenApi, ToSchema};
+use service_kit::openapi::Shared;
+use utoipa::OpenApi;
 
-use super::dto::AddressInput;
 use super::{customers, ready};
-use crate::domain::{MAX_ADDRESS_LINE_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS};
-use crate::error::EMAIL_TAKEN;
-
-error_responses! {
-    /// Reading or deleting one customer.
-    pub OneCustomerErrors = [GUARDED, BY_ID];
-    /// Creating a customer.
-    pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[EMAIL_TAKEN]];
-    /// Changing a customer.
-    pub UpdateErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[EMAIL_TAKEN]];
-    /// Listing customers.
-    pub ListErrors = [GUARDED, QUERY];
-    /// `GET /ready`.
-    pub ReadyErrors = [&[DEPENDENCY_UNAVAILABLE]];
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,79 +31,18 @@ error_responses! {
 )]
 pub struct ApiDoc;
 
-/// `name`: not blank, at most 200 characters, no control characters.
-pub fn name() -> Schema {
-    non_blank_text(MAX_NAME_CHARS, true)
-        .examples(["Acme Widgets Inc."])
-        .build()
-        .into()
-}
-
-/// `email`: a valid address with a dotted domain, unique case-insensitively.
-pub fn email() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
-        .max_length(Some(MAX_EMAIL_CHARS))
-        .description(Some(
-            "A valid email address whose domain has a dot; unique among customers, compared \
-             case-insensitively (`409 email_taken`).",
-        ))
-        .examples(["billing@acme-widgets.example"])
-        .build()
-        .into()
-}
-
-/// `phone`: digits, spaces and `+ - ( ) .`, at least one digit; `null` for none.
-pub fn phone() -> Schema {
-    nullable(
-        ObjectBuilder::new()
-            .max_length(Some(MAX_PHONE_CHARS))
-            .pattern(Some(r"^[0-9+\-(). ]*[0-9][0-9+\-(). ]*$"))
-            .examples(["+1 415 555 0132"]),
-        Type::String,
-    )
-}
-
-/// `address` in a request: the address, or `null` for none.
-pub fn address() -> Schema {
-    OneOfBuilder::new()
-        .item(RefOr::Ref(Ref::from_schema_name(AddressInput::name())))
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .build()
-        .into()
-}
-
-/// One line of an address: at most 200 characters, no control characters; `null` for none.
-pub fn address_line() -> Schema {
-    nullable(plain_text(MAX_ADDRESS_LINE_CHARS), Type::String)
-}
-
-/// `address.country`: an ISO 3166-1 alpha-2 code in any case (stored upper-case).
-pub fn country() -> Schema {
-    nullable(
-        ObjectBuilder::new()
-            .pattern(Some(code_pattern(
-                isocountry::CountryCode::iter().map(|c| c.alpha2()),
-            )))
-            .description(Some(
-                "An ISO 3166-1 alpha-2 country code such as `US` or `DE`, in any case; stored \
-                 upper-case.",
-            ))
-            .examples(["US"]),
-        Type::String,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use test_support::openapi::{Expected, accepted_by, assert_document};
 
     use super::*;
+    use crate::http::schemas::{address_line, country, name, phone};
 
     #[test]
     fn the_document_has_every_route_closed_bodies_the_customer_as_written_and_the_key() {
-        let customer = crate::seed::sample_customers().unwrap().remove(0);
+        let customer = service_kit::seed::parse::<crate::domain::Customer>(crate::seed::SAMPLE)
+            .unwrap()
+            .remove(0);
         assert_document(
             &ApiDoc::openapi(),
             Expected {

@@ -3,7 +3,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use service_kit::ApiError;
 
-use super::openapi::ReadyErrors;
+use super::responses::ReadyErrors;
 use crate::app::Customers;
 
 /// `GET /ready`: 200 when the store answers, 503 naming it otherwise.

@@ -167,6 +167,39 @@ impl InvoiceChanges {
     }
 }
 
+impl Invoice {
+    /// This draft with `changes` merged in and its totals recomputed, one version later.
+    pub fn edited(&self, changes: &InvoiceChanges) -> Result<Self, InvoiceError> {
+        if self.status != Status::Draft {
+            return Err(InvoiceError::InvalidTransition {
+                action: "edit",
+                status: self.status,
+            });
+        }
+        let mut next = self.clone();
+        if let Some(items) = &changes.items {
+            next.items.clone_from(items);
+        }
+        if let Some(tax_rate_bps) = changes.tax_rate_bps {
+            next.tax_rate_bps = tax_rate_bps;
+        }
+        if let Some(due_date) = changes.due_date {
+            next.due_date = due_date;
+        }
+        if let Some(metadata) = &changes.metadata {
+            next.metadata.clone_from(metadata);
+        }
+        let totals = compute_totals(&next.items, next.tax_rate_bps).ok_or_else(overflow)?;
+        next.subtotal = totals.subtotal;
+        next.tax = totals.tax;
+        next.total = totals.total;
+        next.amount_due = totals.total;
+        next.updated_at = changes.updated_at;
+        next.version = self.version + 1;
+        Ok(next)
+    }
+}
+
 fn parse_tax_rate(raw: i64, errors: &mut Vec<FieldError>) -> u32 {
     match u32::try_from(raw) {
         Ok(bps) if bps <= MAX_TAX_RATE_BPS => bps,

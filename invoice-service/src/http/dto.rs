@@ -18,13 +18,13 @@ use crate::domain::{InvoiceFields, InvoiceUpdate, LineItemFields, Status};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemInput {
-    #[schema(schema_with = super::openapi::description)]
+    #[schema(schema_with = super::schemas::description)]
     pub description: String,
     #[serde(deserialize_with = "integer")]
-    #[schema(schema_with = super::openapi::quantity)]
+    #[schema(schema_with = super::schemas::quantity)]
     pub quantity: i64,
     #[serde(deserialize_with = "integer")]
-    #[schema(schema_with = super::openapi::unit_amount)]
+    #[schema(schema_with = super::schemas::unit_amount)]
     pub unit_amount: i64,
 }
 
@@ -46,18 +46,18 @@ fn line_items(items: Vec<LineItemInput>) -> Vec<LineItemFields> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvoice {
-    #[schema(schema_with = super::openapi::customer_id)]
+    #[schema(schema_with = super::schemas::customer_id)]
     pub customer_id: String,
-    #[schema(schema_with = super::openapi::currency)]
+    #[schema(schema_with = super::schemas::currency)]
     pub currency: String,
     #[serde(deserialize_with = "objects")]
-    #[schema(schema_with = super::openapi::items)]
+    #[schema(schema_with = super::schemas::items)]
     pub items: Vec<LineItemInput>,
     #[serde(default, deserialize_with = "optional_integer")]
-    #[schema(schema_with = super::openapi::tax_rate_bps)]
+    #[schema(schema_with = super::schemas::tax_rate_bps)]
     pub tax_rate_bps: Option<i64>,
     #[serde(default)]
-    #[schema(schema_with = super::openapi::due_date)]
+    #[schema(schema_with = super::schemas::due_date)]
     pub due_date: Option<String>,
     #[serde(default)]
     #[schema(schema_with = service_kit::openapi::metadata_input)]
@@ -82,13 +82,13 @@ impl From<CreateInvoice> for InvoiceFields {
 #[serde(deny_unknown_fields)]
 pub struct UpdateInvoice {
     #[serde(default, deserialize_with = "double_option_objects")]
-    #[schema(schema_with = super::openapi::items)]
+    #[schema(schema_with = super::schemas::items)]
     pub items: Option<Option<Vec<LineItemInput>>>,
     #[serde(default, deserialize_with = "double_option_integer")]
-    #[schema(schema_with = super::openapi::tax_rate_bps)]
+    #[schema(schema_with = super::schemas::tax_rate_bps)]
     pub tax_rate_bps: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = super::openapi::due_date)]
+    #[schema(schema_with = super::schemas::due_date)]
     pub due_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(schema_with = service_kit::openapi::metadata_input)]

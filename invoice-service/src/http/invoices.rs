@@ -12,7 +12,7 @@ use super::dto::{
     CreateInvoice, InvoiceCreated, InvoiceDeleted, InvoiceEnvelope, InvoiceList, InvoiceRead,
     ListInvoices, UpdateInvoice,
 };
-use super::openapi::{
+use super::responses::{
     CreateErrors, DeleteErrors, EditErrors, ListErrors, ReadErrors, TransitionErrors,
 };
 use crate::app::{Invoices, Stored};

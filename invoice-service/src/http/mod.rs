@@ -5,6 +5,8 @@ pub mod dto;
 pub mod invoices;
 pub mod openapi;
 pub mod ready;
+pub mod responses;
+pub mod schemas;
 
 use axum::Router;
 use axum::routing::{get, post};

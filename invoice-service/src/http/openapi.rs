@@ -2,38 +2,11 @@
 //! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
 //! Swagger UI at `GET /docs`.
 
-use service_kit::codes::{
-    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
-};
-use service_kit::error_responses;
-use service_kit::openapi::{ID_PATTERN, Shared, code_pattern, non_blank_text, nullable};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::{KnownFormat, Ref};
-use utoipa::{OpenApi, ToSchema};
+use service_kit::openapi::Shared;
+use utoipa::OpenApi;
 
 use super::dto::LineItemInput;
 use super::{invoices, ready};
-use crate::domain::{
-    MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_TAX_RATE_BPS, MAX_UNIT_AMOUNT,
-};
-use crate::error::{CUSTOMER_NOT_FOUND, INVALID_TRANSITION};
-
-error_responses! {
-    /// Reading one invoice.
-    pub ReadErrors = [GUARDED, BY_ID];
-    /// Creating a draft.
-    pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[CUSTOMER_NOT_FOUND]];
-    /// Editing a draft.
-    pub EditErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[INVALID_TRANSITION]];
-    /// A lifecycle transition.
-    pub TransitionErrors = [GUARDED, BY_ID, IDEMPOTENT, CONTENDED, &[INVALID_TRANSITION]];
-    /// Deleting a draft.
-    pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, &[INVALID_TRANSITION]];
-    /// Listing invoices.
-    pub ListErrors = [GUARDED, QUERY];
-    /// `GET /ready`.
-    pub ReadyErrors = [&[DEPENDENCY_UNAVAILABLE]];
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,123 +38,12 @@ error_responses! {
 )]
 pub struct ApiDoc;
 
-// ---------------------------------------------------------------- request fields
-
-/// `customer_id`: a 24-hex id of a customer of customer-service.
-pub fn customer_id() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(ID_PATTERN))
-        .description(Some(
-            "The customer, who must exist in customer-service (`422 customer_not_found`).",
-        ))
-        .examples(["65f000000000000000000001"])
-        .build()
-        .into()
-}
-
-/// Every ISO 4217 code the domain accepts.
-pub fn currency_codes() -> Vec<String> {
-    let letters = || b'A'..=b'Z';
-    let mut codes = Vec::new();
-    for a in letters() {
-        for b in letters() {
-            for c in letters() {
-                let code = String::from_utf8_lossy(&[a, b, c]).into_owned();
-                if iso_currency::Currency::from_code(&code).is_some() {
-                    codes.push(code);
-                }
-            }
-        }
-    }
-    codes
-}
-
-/// `currency`: an ISO 4217 code in any case, stored upper-case.
-pub fn currency() -> Schema {
-    let codes = currency_codes();
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(code_pattern(codes.iter().map(String::as_str))))
-        .description(Some(
-            "An ISO 4217 currency code such as `USD` or `EUR`, in any case; stored upper-case.",
-        ))
-        .examples(["USD"])
-        .build()
-        .into()
-}
-
-/// `items`: 1 to 100 line items.
-pub fn items() -> Schema {
-    ArrayBuilder::new()
-        .items(Ref::from_schema_name(LineItemInput::name()))
-        .min_items(Some(1))
-        .max_items(Some(MAX_ITEMS))
-        .build()
-        .into()
-}
-
-/// `items[].description`: 1 to 500 characters, not blank.
-pub fn description() -> Schema {
-    non_blank_text(MAX_DESCRIPTION_CHARS, false)
-        .examples(["Hosting, March"])
-        .build()
-        .into()
-}
-
-/// `items[].quantity`: an integer from 1 to 1,000,000.
-pub fn quantity() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(1))
-        .maximum(Some(MAX_QUANTITY))
-        .examples([3])
-        .build()
-        .into()
-}
-
-/// `items[].unit_amount`: minor units from 0 to 10^10.
-pub fn unit_amount() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(0))
-        .maximum(Some(MAX_UNIT_AMOUNT as f64))
-        .description(Some("In the currency's minor unit (cents)."))
-        .examples([1999])
-        .build()
-        .into()
-}
-
-/// `tax_rate_bps`: basis points from 0 to 10,000; `null` (or absent) is 0.
-pub fn tax_rate_bps() -> Schema {
-    nullable(
-        ObjectBuilder::new()
-            .minimum(Some(0))
-            .maximum(Some(MAX_TAX_RATE_BPS))
-            .description(Some("Basis points: 850 is 8.5%. Absent or null is 0."))
-            .examples([850]),
-        Type::Integer,
-    )
-}
-
-/// `due_date`: `YYYY-MM-DD`; `null` for none.
-pub fn due_date() -> Schema {
-    nullable(
-        ObjectBuilder::new()
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-            .pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
-            .examples(["2025-04-30"]),
-        Type::String,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use test_support::openapi::{Expected, accepted_by, assert_document};
 
     use super::*;
+    use crate::http::schemas::{currency, currency_codes, description};
 
     fn document() -> serde_json::Value {
         test_support::openapi::document(&ApiDoc::openapi())
@@ -189,7 +51,9 @@ mod tests {
 
     #[test]
     fn the_document_has_every_route_closed_bodies_the_invoice_as_written_and_the_key() {
-        let invoice = crate::seed::sample_invoices().unwrap().remove(0);
+        let invoice = service_kit::seed::parse::<crate::domain::Invoice>(crate::seed::SAMPLE)
+            .unwrap()
+            .remove(0);
         assert_document(
             &ApiDoc::openapi(),
             Expected {

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::openapi::ReadyErrors;
+use super::responses::ReadyErrors;
 use crate::app::Invoices;
 
 /// `GET /ready`: 503 when the store does not answer. A cache that is down is reported but
