@@ -4,28 +4,26 @@
 
 use service_kit::config::{flag, parse_or};
 
+/// Each service's port variable in the all-in-one run, and its default.
+const CUSTOMER_SERVICE_PORT: (&str, u16) = (
+    "CUSTOMER_SERVICE_PORT",
+    customer_service::Settings::DEFAULT_PORT,
+);
+const INVOICE_SERVICE_PORT: (&str, u16) = (
+    "INVOICE_SERVICE_PORT",
+    invoice_service::Settings::DEFAULT_PORT,
+);
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = service_kit::telemetry::init("billing-system")?;
 
     let mut customers = customer_service::Settings::from_env()?;
-    in_one_process(
-        &mut customers.common,
-        (
-            "CUSTOMER_SERVICE_PORT",
-            customer_service::Settings::DEFAULT_PORT,
-        ),
-    )?;
+    in_one_process(&mut customers.common, CUSTOMER_SERVICE_PORT)?;
     let customer_app = customer_service::build(customers).await?;
 
     let mut invoices = invoice_service::Settings::from_env()?;
-    in_one_process(
-        &mut invoices.common,
-        (
-            "INVOICE_SERVICE_PORT",
-            invoice_service::Settings::DEFAULT_PORT,
-        ),
-    )?;
+    in_one_process(&mut invoices.common, INVOICE_SERVICE_PORT)?;
     invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
     // In one process invoice-service calls customer-service with the first configured key,
     // unless CUSTOMER_SERVICE_API_KEY names another.

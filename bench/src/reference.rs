@@ -310,18 +310,10 @@ fn created(inserted: mongodb::error::Result<mongodb::results::InsertOneResult>) 
                 .unwrap_or_default();
             json(StatusCode::CREATED, format!(r#"{{"id":"{id}"}}"#))
         }
-        Err(error) if is_duplicate_key(&error) => StatusCode::CONFLICT.into_response(),
+        Err(error) if service_kit::mongo::is_duplicate_key(&error) => {
+            StatusCode::CONFLICT.into_response()
+        }
         Err(error) => unavailable(&error.to_string()),
-    }
-}
-
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    const DUPLICATE_KEY: i32 = 11000;
-    match &*error.kind {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
-        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
-        _ => false,
     }
 }
 

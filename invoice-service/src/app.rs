@@ -156,7 +156,7 @@ impl Invoices {
             let current = self.current(id).await?;
             let next = change(&current)?;
             let stored = if numbered {
-                self.store.replace_numbered(&current, next).await?
+                self.store.finalize(&current, next).await?
             } else if self.store.replace(&current, &next).await? {
                 Some(next)
             } else {

@@ -76,7 +76,8 @@ pub fn classify(error: mongodb::error::Error) -> StoreError {
     }
 }
 
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+/// Whether MongoDB refused a write on a unique index (code 11000).
+pub fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     const DUPLICATE_KEY: i32 = 11000;
     match &*error.kind {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,

@@ -71,13 +71,18 @@ pub fn description() -> Schema {
         .into()
 }
 
-/// `items[].quantity`: an integer from 1 to 1,000,000.
-pub fn quantity() -> Schema {
+/// A 64-bit integer from `minimum` to `maximum`.
+fn integer(minimum: f64, maximum: f64) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Integer)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(1))
-        .maximum(Some(MAX_QUANTITY))
+        .minimum(Some(minimum))
+        .maximum(Some(maximum))
+}
+
+/// `items[].quantity`: an integer from 1 to 1,000,000.
+pub fn quantity() -> Schema {
+    integer(1.0, f64::from(MAX_QUANTITY))
         .examples([3])
         .build()
         .into()
@@ -85,11 +90,7 @@ pub fn quantity() -> Schema {
 
 /// `items[].unit_amount`: minor units from 0 to 10^10.
 pub fn unit_amount() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(0))
-        .maximum(Some(MAX_UNIT_AMOUNT as f64))
+    integer(0.0, MAX_UNIT_AMOUNT as f64)
         .description(Some("In the currency's minor unit (cents)."))
         .examples([1999])
         .build()

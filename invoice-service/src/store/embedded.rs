@@ -9,7 +9,7 @@ use service_kit::sqlite::{
 };
 use service_kit::store::Records;
 
-use super::{InvoiceQuery, InvoiceStore};
+use super::{InvoiceQuery, InvoiceStore, Numbered};
 use crate::domain::Invoice;
 
 const SCHEMA: &str = "
@@ -131,11 +131,8 @@ impl InvoiceStore for EmbeddedInvoiceStore {
             .await
     }
 
-    async fn replace_numbered(
-        &self,
-        current: &Invoice,
-        mut next: Invoice,
-    ) -> Result<Option<Invoice>, StoreError> {
+    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered {
+        let mut next = next;
         let current = current.clone();
         self.db
             .call(move |conn| {

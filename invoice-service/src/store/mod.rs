@@ -24,6 +24,9 @@ pub struct InvoiceQuery {
     pub limit: Limit,
 }
 
+/// What [`InvoiceStore::finalize`] answers: the numbered invoice, or `None` when it lost.
+pub type Numbered = Result<Option<Invoice>, StoreError>;
+
 #[async_trait]
 pub trait InvoiceStore: Records<Invoice> {
     /// The invoices `query` selects in id order, [`Limit::overfetch`] of them at most.
@@ -36,11 +39,7 @@ pub trait InvoiceStore: Records<Invoice> {
     /// Like [`InvoiceStore::replace`] for finalize: gives `next` the next invoice number,
     /// one more than the highest assigned, in the same conditional write. `None` when
     /// another write won, or other finalizes kept taking the next number first.
-    async fn replace_numbered(
-        &self,
-        current: &Invoice,
-        next: Invoice,
-    ) -> Result<Option<Invoice>, StoreError>;
+    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered;
 
     /// Deletes the invoice if it is still `current`'s version. `false` when another write won.
     async fn delete(&self, current: &Invoice) -> Result<bool, StoreError>;

@@ -8,7 +8,7 @@ use service_kit::mongo::{Documents, index, opt_datetime, unique_index};
 use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
-use super::{InvoiceQuery, InvoiceStore};
+use super::{InvoiceQuery, InvoiceStore, Numbered};
 use crate::domain::{Currency, Invoice, LineItem, Status};
 
 /// An invoice as MongoDB keeps it: the API fields, the number as an integer for the
@@ -193,11 +193,8 @@ impl InvoiceStore for MongoInvoiceStore {
     /// The next number is the highest assigned plus one; the unique index on `number`
     /// refuses a second invoice with it, and the loser tries the number after. Nothing is
     /// taken before the write succeeds, so no failure leaves a gap.
-    async fn replace_numbered(
-        &self,
-        current: &Invoice,
-        mut next: Invoice,
-    ) -> Result<Option<Invoice>, StoreError> {
+    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered {
+        let mut next = next;
         for _ in 0..MAX_NUMBER_ATTEMPTS {
             let sequence = self.highest_sequence().await? + 1;
             next.number = Some(Invoice::number_for(sequence));

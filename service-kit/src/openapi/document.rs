@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{OpenApi, RefOr};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
-use super::schemas::ErrorBody;
+use super::schemas::{ErrorBody, status_is};
 use super::{BEARER, OPERATIONS_TAG};
 
 /// Adds what every service's document shares: the error schema, the bearer
@@ -141,18 +141,7 @@ fn operational_paths() -> Vec<(&'static str, PathItem)> {
         .description("The process is alive.")
         .content(
             "application/json",
-            ContentBuilder::new()
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .property(
-                            "status",
-                            ObjectBuilder::new()
-                                .schema_type(Type::String)
-                                .enum_values(Some(["ok"])),
-                        )
-                        .required("status"),
-                ))
-                .build(),
+            ContentBuilder::new().schema(Some(status_is("ok"))).build(),
         )
         .build();
     let metrics = ResponseBuilder::new()

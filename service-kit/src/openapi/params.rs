@@ -9,25 +9,31 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use super::text::ID_PATTERN;
 use crate::extract::ObjectIdParam;
 
+/// One string parameter.
+fn string_parameter(
+    (name, place, required): (&str, ParameterIn, Required),
+    description: &str,
+    schema: ObjectBuilder,
+) -> Vec<Parameter> {
+    let parameter = ParameterBuilder::new()
+        .name(name)
+        .parameter_in(place)
+        .required(required)
+        .description(Some(description))
+        .schema(Some(schema.schema_type(Type::String)));
+    vec![parameter.build()]
+}
+
 /// The `{id}` path segment.
 impl IntoParams for ObjectIdParam {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some(
-                    "A 24-character hexadecimal id; anything else is `400 invalid_id`.",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .pattern(Some(ID_PATTERN))
-                        .examples([json!("65f000000000000000000001")]),
-                ))
-                .build(),
-        ]
+        string_parameter(
+            ("id", ParameterIn::Path, Required::True),
+            "A 24-character hexadecimal id; anything else is `400 invalid_id`.",
+            ObjectBuilder::new()
+                .pattern(Some(ID_PATTERN))
+                .examples([json!("65f000000000000000000001")]),
+        )
     }
 }
 
@@ -36,27 +42,17 @@ pub struct IdempotencyKeyHeader;
 
 impl IntoParams for IdempotencyKeyHeader {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "Makes a retry safe: a request with a key already used by this caller \
-                     with the same body answers what the first one did and changes nothing \
-                     more; with another body it is `422 idempotency_key_reused`; while the \
-                     first is still running it is `409 idempotency_key_in_use`. A UUID is a \
-                     good key.",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .min_length(Some(1))
-                        .max_length(Some(crate::idempotency::MAX_KEY_CHARS))
-                        .pattern(Some("^[\\x21-\\x7E]+$"))
-                        .examples([json!("5f0c7c1e-8a4b-4c8e-9a61-2b0f3d9e4a10")]),
-                ))
-                .build(),
-        ]
+        string_parameter(
+            ("Idempotency-Key", ParameterIn::Header, Required::False),
+            "Makes a retry safe: a request with a key already used by this caller with the \
+             same body answers what the first one did and changes nothing more; with another \
+             body it is `422 idempotency_key_reused`; while the first is still running it is \
+             `409 idempotency_key_in_use`. A UUID is a good key.",
+            ObjectBuilder::new()
+                .min_length(Some(1))
+                .max_length(Some(crate::idempotency::MAX_KEY_CHARS))
+                .pattern(Some("^[\\x21-\\x7E]+$"))
+                .examples([json!("5f0c7c1e-8a4b-4c8e-9a61-2b0f3d9e4a10")]),
+        )
     }
 }

@@ -19,25 +19,25 @@ impl PartialSchema for FieldError {
             .description(Some("One field that failed validation."))
             .property(
                 "field",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some(
-                        "Where in the request: a body path such as `items[0].quantity`, or a query parameter.",
-                    )),
+                text(
+                    "Where in the request: a body path such as `items[0].quantity`, or a query parameter.",
+                ),
             )
             .required("field")
-            .property(
-                "message",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("What is wrong with it, for a person.")),
-            )
+            .property("message", text("What is wrong with it, for a person."))
             .required("message")
             .into()
     }
 }
 
 impl ToSchema for FieldError {}
+
+/// A string property, described.
+fn text(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+}
 
 /// The error body every error answers with: `{"error", "code", "details"?}`.
 pub struct ErrorBody;
@@ -49,19 +49,11 @@ impl PartialSchema for ErrorBody {
                 "Every error: a sentence for a person, a stable snake_case code for a program, \
                  and for validation errors the fields at fault.",
             ))
-            .property(
-                "error",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("What went wrong, for a person.")),
-            )
+            .property("error", text("What went wrong, for a person."))
             .required("error")
             .property(
                 "code",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some("^[a-z][a-z0-9_]*$"))
-                    .description(Some("What went wrong, for a program.")),
+                text("What went wrong, for a program.").pattern(Some("^[a-z][a-z0-9_]*$")),
             )
             .required("code")
             .property(
@@ -186,16 +178,19 @@ impl<T: ToSchema> ToSchema for Page<T> {
 /// `GET /ready`'s answer: `{"status": "ready", "checks": {"<dependency>": "up" | "down"}}`.
 pub struct Readiness;
 
+/// `{"status": "<value>"}`: what the probes answer, before anything else they say.
+pub(super) fn status_is(value: &'static str) -> ObjectBuilder {
+    let status = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]));
+    ObjectBuilder::new()
+        .property("status", status)
+        .required("status")
+}
+
 impl PartialSchema for Readiness {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .property(
-                "status",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["ready"])),
-            )
-            .required("status")
+        status_is("ready")
             .property(
                 "checks",
                 ObjectBuilder::new()
