@@ -38,13 +38,13 @@ impl Customers {
     ) -> Result<Customer, AppError> {
         let customer = new.into_customer(reserved_id);
         let id = customer.id;
-        Ok(insert_once(
-            customer.clone(),
+        let stored = insert_once(
             reserved_id.is_some(),
             || self.store.insert(&customer),
             || self.store.get(id),
         )
-        .await?)
+        .await?;
+        Ok(stored.unwrap_or(customer))
     }
 
     pub async fn get(&self, id: ObjectId) -> Result<Customer, AppError> {

@@ -78,13 +78,13 @@ impl Invoices {
         let customer = self.customers.lookup(new.customer_id(), request_id).await?;
         let invoice = new.into_draft(customer, reserved_id, service_kit::time::now());
         let id = invoice.id;
-        let invoice = insert_once(
-            invoice.clone(),
+        let stored = insert_once(
             reserved_id.is_some(),
             || self.store.insert(&invoice),
             || self.store.get(id),
         )
         .await?;
+        let invoice = stored.unwrap_or(invoice);
         let json = to_json(&invoice)?;
         Ok(Stored { invoice, json })
     }

@@ -72,20 +72,22 @@ where
 
 /// Inserts a new record. When the insert is a retry under an `Idempotency-Key` (the id was
 /// reserved with the key) and an earlier attempt already stored that id, answers with the
-/// stored record instead. `Duplicate` otherwise: another unique key clashed.
+/// stored record; `None` when this insert stored it. `Duplicate` otherwise: another unique
+/// key clashed.
 pub async fn insert_once<T, I, G>(
-    record: T,
     retried_id: bool,
     insert: impl FnOnce() -> I,
     stored: impl FnOnce() -> G,
-) -> Result<T, StoreError>
+) -> Result<Option<T>, StoreError>
 where
     I: Future<Output = Result<(), StoreError>>,
     G: Future<Output = Result<Option<T>, StoreError>>,
 {
     match insert().await {
-        Ok(()) => Ok(record),
-        Err(StoreError::Duplicate) if retried_id => stored().await?.ok_or(StoreError::Duplicate),
+        Ok(()) => Ok(None),
+        Err(StoreError::Duplicate) if retried_id => {
+            Ok(Some(stored().await?.ok_or(StoreError::Duplicate)?))
+        }
         Err(error) => Err(error),
     }
 }
