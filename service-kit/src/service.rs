@@ -24,8 +24,8 @@ where
             let _telemetry = crate::telemetry::init(name)?;
             let settings = from_env()?;
             if std::env::args().any(|a| a == "--healthcheck") {
-                let healthy = crate::probe::healthy(settings.as_ref().port).await;
-                std::process::exit(if healthy { 0 } else { 1 });
+                let ready = crate::probe::ready(settings.as_ref().port).await;
+                std::process::exit(if ready { 0 } else { 1 });
             }
             if settings.as_ref().api_keys.is_none() {
                 tracing::warn!(

@@ -19,6 +19,7 @@ impl EmbeddedDb {
     pub fn open(dir: &Path, file: &str, schema: &str) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("DATA_DIR {} cannot be created: {e}", dir.display()))?;
+        check_writable(dir)?;
         let path = dir.join(file);
         let connection = Connection::open(&path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
@@ -53,6 +54,38 @@ impl EmbeddedDb {
         .await
         .map_err(|e| StoreError::Internal(format!("embedded store task failed: {e}")))?
     }
+}
+
+/// Fails with a sentence that names the user and the fix when this process cannot write in
+/// `dir` (a root-owned bind mount, typically), instead of SQLite's "unable to open database file".
+fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    let probe = dir.join(".write-check");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe);
+    let Err(e) = written else {
+        let _ = std::fs::remove_file(&probe);
+        return Ok(());
+    };
+    // /proc/self belongs to the process's effective user: its ids without unsafe code.
+    let (user, owner) = match std::fs::metadata("/proc/self") {
+        Ok(me) => {
+            use std::os::unix::fs::MetadataExt;
+            (
+                format!("uid {}, gid {}", me.uid(), me.gid()),
+                format!("{}:{}", me.uid(), me.gid()),
+            )
+        }
+        Err(_) => ("its user".to_owned(), "<uid>:<gid>".to_owned()),
+    };
+    anyhow::bail!(
+        "DATA_DIR {} is not writable by this process ({user}): {e}. Give that user the \
+         directory (for a bind mount: `chown -R {owner} <host directory>`), use a named volume, \
+         or set DATA_DIR to a writable directory",
+        dir.display()
+    )
 }
 
 /// Encodes a value kept as JSON text in a row.
