@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use service_kit::bulkhead::Bulkhead;
+
 use crate::domain::CustomerSnapshot;
 
 /// The bound on one customer lookup.
@@ -31,7 +33,11 @@ pub struct CustomerDirectory {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<SecretString>,
+    in_flight: Bulkhead,
 }
+
+/// The most lookups in flight at once; past it a lookup fails at once (see [`Bulkhead`]).
+pub const MAX_LOOKUPS_IN_FLIGHT: usize = 256;
 
 impl CustomerDirectory {
     pub fn new(base_url: &str, api_key: Option<SecretString>) -> anyhow::Result<Self> {
@@ -44,6 +50,7 @@ impl CustomerDirectory {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
+            in_flight: Bulkhead::new("customer-service", MAX_LOOKUPS_IN_FLIGHT),
         })
     }
 
@@ -55,6 +62,11 @@ impl CustomerDirectory {
         id: ObjectId,
         request_id: Option<&str>,
     ) -> Result<CustomerSnapshot, LookupError> {
+        let Some(_admitted) = self.in_flight.try_enter() else {
+            return Err(LookupError::Unavailable(format!(
+                "{MAX_LOOKUPS_IN_FLIGHT} lookups in flight"
+            )));
+        };
         let started = std::time::Instant::now();
         let mut request = self
             .http

@@ -67,9 +67,15 @@ pub enum Told {
     Acknowledged,
     /// An answer outside 2xx, or no connection at all: the request did not happen.
     Failed,
-    /// No answer after sending: it may or may not have happened.
+    /// No answer after sending, or a `503` that waited out a MongoDB call: it may or may not
+    /// have happened.
     Unknown,
 }
+
+/// A `503` this late came from a MongoDB call that did not answer within its 2 s bound; the
+/// contract says such a write may still land (a frozen server applies it when it resumes).
+/// A quicker `503` (load shed, connection refused) means the write was never made.
+pub const MAY_HAVE_LANDED_AFTER_MS: f64 = 2000.0;
 
 /// One request and its outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +148,7 @@ impl Outcome {
     pub fn told(&self) -> Told {
         match (self.status, self.failure) {
             (Some(status), _) if (200..300).contains(&status) => Told::Acknowledged,
+            (Some(503), _) if self.latency_ms >= MAY_HAVE_LANDED_AFTER_MS => Told::Unknown,
             (Some(_), _) | (None, Some(Failure::Connect)) => Told::Failed,
             (None, _) => Told::Unknown,
         }

@@ -40,14 +40,17 @@ impl<S: ?Sized> Backend<S> {
         opener: Opener<M, E>,
     ) -> anyhow::Result<Self>
     where
-        M: FnOnce(mongodb::Database) -> Arc<S>,
+        M: FnOnce(mongo::Database) -> Arc<S>,
         E: FnOnce(&Path) -> anyhow::Result<(Arc<S>, EmbeddedDb)>,
     {
         Ok(match &settings.mongodb_uri {
             Some(uri) => {
                 let client = mongo::client(uri, service).await?;
                 tracing::info!(db = %settings.mongodb_db, "data in MongoDB");
-                let database = client.database(&settings.mongodb_db);
+                let database = mongo::Database::new(
+                    client.database(&settings.mongodb_db),
+                    settings.mongodb_max_in_flight,
+                );
                 Self {
                     idempotency_keys: Arc::new(MongoIdempotencyStore::new(&database)),
                     store: (opener.mongo)(database),

@@ -1,12 +1,14 @@
 //! The layers every service wears: request id, request log span, metrics, body limit,
 //! timeout, and the contract's answers for unknown routes and methods.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -173,23 +175,89 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 
 async fn record_metrics(service: &'static str, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [
-        ("service", service.to_owned()),
-        ("method", method),
-        ("route", route),
-        ("status", status),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let status = response.status();
+    RequestMetrics::with(service, &method, route, status, |metrics| {
+        metrics.count.increment(1);
+        metrics.duration.record(started.elapsed().as_secs_f64());
+    });
     response
+}
+
+/// The handles of `http_requests_total` and `http_request_duration_seconds` for one service,
+/// method, route and status, resolved once per thread: a request then builds no label strings
+/// and makes no registry lookup, only a map lookup that allocates nothing.
+struct RequestMetrics {
+    count: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+type ByRoute = HashMap<String, HashMap<(&'static str, &'static str, StatusCode), RequestMetrics>>;
+
+thread_local! {
+    static RESOLVED: RefCell<ByRoute> = RefCell::new(HashMap::new());
+}
+
+impl RequestMetrics {
+    fn with(
+        service: &'static str,
+        method: &Method,
+        route: &str,
+        status: StatusCode,
+        record: impl FnOnce(&RequestMetrics),
+    ) {
+        let method = method_label(method);
+        RESOLVED.with_borrow_mut(|resolved| {
+            if !resolved.contains_key(route) {
+                resolved.insert(route.to_owned(), HashMap::new());
+            }
+            let Some(by_route) = resolved.get_mut(route) else {
+                return;
+            };
+            let metrics = by_route
+                .entry((service, method, status))
+                .or_insert_with(|| Self::resolve(service, method, route, status));
+            record(metrics);
+        });
+    }
+
+    fn resolve(
+        service: &'static str,
+        method: &'static str,
+        route: &str,
+        status: StatusCode,
+    ) -> Self {
+        let labels = [
+            ("service", service.to_owned()),
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.as_str().to_owned()),
+        ];
+        Self {
+            count: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels),
+        }
+    }
+}
+
+/// The `method` label: a standard method's name, `other` for anything a client made up, so
+/// that requests cannot grow the metrics without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// What guards business routes: API keys, the per-key rate limit, idempotent POSTs.

@@ -1,12 +1,13 @@
 //! The skeleton both billing services share: settings, opening the backend (MongoDB or the
 //! embedded store), the binary's main, the code table of errors and the contract's error
-//! body, extractors that answer in it, pagination, auth, rate limit, idempotency, the
-//! hardened HTTP server, telemetry and the OpenAPI pieces.
+//! body, extractors that answer in it, pagination, auth, rate limit, idempotency, load
+//! shedding, the hardened HTTP server, telemetry and the OpenAPI pieces.
 //!
 //! Business rules live in the services; this crate knows no customer and no invoice.
 
 pub mod auth;
 pub mod backend;
+pub mod bulkhead;
 pub mod config;
 pub mod error;
 pub mod extract;

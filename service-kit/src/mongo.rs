@@ -2,11 +2,13 @@
 //! call bounded, so a server that is down turns into a 503 within about two seconds.
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::ClientOptions;
 
+use crate::bulkhead::Bulkhead;
 use crate::store::StoreError;
 
 /// The bound on every MongoDB call.
@@ -37,6 +39,52 @@ pub async fn shut_down(client: mongodb::Client) {
         .is_err()
     {
         tracing::warn!("MongoDB client not shut down within {CALL_TIMEOUT:?}");
+    }
+}
+
+/// The default bound on the MongoDB calls in flight from one service (`MONGODB_MAX_IN_FLIGHT`).
+/// Well above what a healthy server has outstanding (a call takes about a millisecond), and
+/// reached within a second of load when it stops answering: past it, calls fail at once
+/// instead of waiting out [`CALL_TIMEOUT`].
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// A service's database, and the bound on its calls in flight shared by every collection the
+/// service keeps there.
+#[derive(Clone)]
+pub struct Database {
+    database: mongodb::Database,
+    in_flight: Arc<Bulkhead>,
+}
+
+impl Database {
+    pub fn new(database: mongodb::Database, max_in_flight: usize) -> Self {
+        Self {
+            database,
+            in_flight: Arc::new(Bulkhead::new("MongoDB", max_in_flight)),
+        }
+    }
+
+    pub fn collection<T: Send + Sync>(&self, name: &str) -> mongodb::Collection<T> {
+        self.database.collection(name)
+    }
+
+    /// [`bounded`], refused at once (load shedding) when the bound is reached.
+    pub async fn call<T>(
+        &self,
+        call: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StoreError> {
+        let Some(_admitted) = self.in_flight.try_enter() else {
+            return Err(StoreError::Unavailable(
+                "MongoDB has as many calls in flight as this service allows".into(),
+            ));
+        };
+        bounded(call).await
+    }
+
+    /// Answers when MongoDB does; never shed, so that `/ready` tells the truth.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        bounded(self.database.run_command(bson::doc! {"ping": 1})).await?;
+        Ok(())
     }
 }
 
@@ -109,18 +157,19 @@ pub mod opt_datetime {
 /// Inserts `documents` when `collection` is empty, skipping any a concurrent seeder already
 /// inserted; how many this call inserted.
 pub async fn insert_all_if_empty<T>(
+    database: &Database,
     collection: &mongodb::Collection<T>,
     documents: Vec<T>,
 ) -> Result<usize, StoreError>
 where
     T: serde::Serialize + Send + Sync,
 {
-    if bounded(collection.estimated_document_count()).await? > 0 {
+    if database.call(collection.estimated_document_count()).await? > 0 {
         return Ok(0);
     }
     let mut inserted = 0;
     for document in documents {
-        match bounded(collection.insert_one(document)).await {
+        match database.call(collection.insert_one(document)).await {
             Ok(_) => inserted += 1,
             Err(StoreError::Duplicate) => {}
             Err(error) => return Err(error),
@@ -193,6 +242,7 @@ pub fn unique_index(
 /// One page of a list: up to `limit` documents matching `filter` with ids after `after`,
 /// in id order.
 pub async fn find_page<T>(
+    database: &Database,
     collection: &mongodb::Collection<T>,
     mut filter: bson::Document,
     after: Option<bson::oid::ObjectId>,
@@ -206,22 +256,23 @@ where
         filter.insert("_id", bson::doc! {"$gt": after});
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    bounded(async {
-        collection
-            .find(filter)
-            .sort(bson::doc! {"_id": 1})
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await
-    })
-    .await
+    database
+        .call(async {
+            collection
+                .find(filter)
+                .sort(bson::doc! {"_id": 1})
+                .limit(limit)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await
 }
 
 /// One collection of a service's documents, with the calls every store makes on it: each
-/// bounded in time, and the indexes made before the first write.
+/// bounded in time and in number, and the indexes made before the first write.
 pub struct Documents<D: Send + Sync> {
-    database: mongodb::Database,
+    database: Database,
     collection: mongodb::Collection<D>,
     indexes: Indexes,
 }
@@ -230,24 +281,26 @@ impl<D> Documents<D>
 where
     D: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin,
 {
-    pub fn new(database: mongodb::Database, name: &str, indexes: Vec<mongodb::IndexModel>) -> Self {
+    pub fn new(database: &Database, name: &str, indexes: Vec<mongodb::IndexModel>) -> Self {
         let collection = database.collection(name);
         Self {
             indexes: Indexes::new(&collection, indexes),
-            database,
+            database: database.clone(),
             collection,
         }
     }
 
     /// Answers when MongoDB does and the indexes are there.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        bounded(self.database.run_command(bson::doc! {"ping": 1})).await?;
+        self.database.ping().await?;
         self.indexes.ensure().await
     }
 
     pub async fn insert(&self, document: D) -> Result<(), StoreError> {
         self.indexes.ensure().await?;
-        bounded(self.collection.insert_one(document)).await?;
+        self.database
+            .call(self.collection.insert_one(document))
+            .await?;
         Ok(())
     }
 
@@ -256,7 +309,7 @@ where
     }
 
     pub async fn find_one(&self, filter: bson::Document) -> Result<Option<D>, StoreError> {
-        bounded(self.collection.find_one(filter)).await
+        self.database.call(self.collection.find_one(filter)).await
     }
 
     /// The document `filter` selects, first by `sort`.
@@ -265,20 +318,28 @@ where
         filter: bson::Document,
         sort: bson::Document,
     ) -> Result<Option<D>, StoreError> {
-        bounded(self.collection.find_one(filter).sort(sort)).await
+        self.database
+            .call(self.collection.find_one(filter).sort(sort))
+            .await
     }
 
     /// Replaces the document `unchanged` selects; `false` when it selects none. A whole
     /// document keeps every field's BSON type and lets unique indexes refuse the write.
     pub async fn replace(&self, unchanged: bson::Document, next: D) -> Result<bool, StoreError> {
         self.indexes.ensure().await?;
-        let result = bounded(self.collection.replace_one(unchanged, next)).await?;
+        let result = self
+            .database
+            .call(self.collection.replace_one(unchanged, next))
+            .await?;
         Ok(result.matched_count == 1)
     }
 
     /// Deletes the document `filter` selects; `false` when it selects none.
     pub async fn delete(&self, filter: bson::Document) -> Result<bool, StoreError> {
-        let result = bounded(self.collection.delete_one(filter)).await?;
+        let result = self
+            .database
+            .call(self.collection.delete_one(filter))
+            .await?;
         Ok(result.deleted_count == 1)
     }
 
@@ -289,12 +350,12 @@ where
         after: Option<bson::oid::ObjectId>,
         limit: usize,
     ) -> Result<Vec<D>, StoreError> {
-        find_page(&self.collection, filter, after, limit).await
+        find_page(&self.database, &self.collection, filter, after, limit).await
     }
 
     /// See [`insert_all_if_empty`].
     pub async fn seed(&self, documents: Vec<D>) -> Result<usize, StoreError> {
         self.indexes.ensure().await?;
-        insert_all_if_empty(&self.collection, documents).await
+        insert_all_if_empty(&self.database, &self.collection, documents).await
     }
 }

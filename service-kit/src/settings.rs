@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::auth::ApiKeys;
 use crate::config::{flag, optional, parse_or};
+use crate::mongo::MAX_IN_FLIGHT;
 use crate::rate_limit::RateLimit;
 
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct Common {
     /// printed.
     pub mongodb_uri: Option<String>,
     pub mongodb_db: String,
+    /// The most MongoDB calls in flight at once; past it calls are shed (answered 503 at once).
+    pub mongodb_max_in_flight: usize,
     pub data_dir: PathBuf,
     pub seed_sample_data: bool,
     /// `None` runs open (no API keys configured).
@@ -24,14 +27,18 @@ pub struct Common {
 }
 
 impl Common {
-    /// `HOST`, `PORT`, `MONGODB_URI`, `MONGODB_DB`, `DATA_DIR`, `SEED_SAMPLE_DATA`,
-    /// `API_KEYS`, `RATE_LIMIT_PER_SECOND` and `RATE_LIMIT_BURST`.
+    /// `HOST`, `PORT`, `MONGODB_URI`, `MONGODB_DB`, `MONGODB_MAX_IN_FLIGHT`, `DATA_DIR`,
+    /// `SEED_SAMPLE_DATA`, `API_KEYS`, `RATE_LIMIT_PER_SECOND` and `RATE_LIMIT_BURST`.
     pub fn from_env(default_port: u16, default_db: &str) -> anyhow::Result<Self> {
         Ok(Self {
             host: optional("HOST").unwrap_or_else(|| "0.0.0.0".to_owned()),
             port: parse_or("PORT", default_port)?,
             mongodb_uri: optional("MONGODB_URI"),
             mongodb_db: optional("MONGODB_DB").unwrap_or_else(|| default_db.to_owned()),
+            mongodb_max_in_flight: match parse_or("MONGODB_MAX_IN_FLIGHT", MAX_IN_FLIGHT)? {
+                0 => anyhow::bail!("MONGODB_MAX_IN_FLIGHT must be at least 1"),
+                n => n,
+            },
             data_dir: optional("DATA_DIR")
                 .map_or_else(|| PathBuf::from("./data-local"), PathBuf::from),
             seed_sample_data: flag("SEED_SAMPLE_DATA", false)?,
@@ -47,6 +54,7 @@ impl Common {
             port: 0,
             mongodb_uri,
             mongodb_db,
+            mongodb_max_in_flight: MAX_IN_FLIGHT,
             data_dir,
             seed_sample_data: false,
             api_keys: None,

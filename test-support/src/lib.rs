@@ -112,6 +112,13 @@ fn signal(child: &Child, name: &str) {
         .status();
 }
 
+/// Sends `name` (`STOP`, `CONT`) to the process, when it runs.
+fn signal_process(process: &Process, name: &str) {
+    if let Some(child) = &process.child {
+        signal(child, name);
+    }
+}
+
 /// A server process this test owns.
 struct Process {
     child: Option<Child>,
@@ -176,6 +183,16 @@ impl MongoServer {
         self.process.kill();
     }
 
+    /// SIGSTOP: the server holds its connections but answers nothing.
+    pub fn freeze(&self) {
+        signal_process(&self.process, "STOP");
+    }
+
+    /// SIGCONT after [`MongoServer::freeze`].
+    pub fn thaw(&self) {
+        signal_process(&self.process, "CONT");
+    }
+
     /// Starts it again on the same port and data.
     pub fn resume(&mut self) -> anyhow::Result<()> {
         let bin = std::env::var("MONGO_SERVER_BIN")
@@ -237,16 +254,12 @@ impl RedisServer {
 
     /// SIGSTOP: the server holds connections but answers nothing.
     pub fn pause(&self) {
-        if let Some(child) = &self.process.child {
-            signal(child, "STOP");
-        }
+        signal_process(&self.process, "STOP");
     }
 
     /// SIGCONT after [`RedisServer::pause`].
     pub fn unpause(&self) {
-        if let Some(child) = &self.process.child {
-            signal(child, "CONT");
-        }
+        signal_process(&self.process, "CONT");
     }
 }
 

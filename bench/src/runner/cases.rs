@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use hyper::Method;
+use hyper::header::HeaderMap;
 
 use crate::reference;
 
@@ -86,6 +87,8 @@ pub struct Servers {
     pub customer: String,
     pub invoice: String,
     pub reference: String,
+    /// `Authorization` for the services' API key; empty when they run open.
+    pub auth: HeaderMap,
 }
 
 /// Every case, in the order it runs: reads before writes (writes grow the collections the
@@ -252,6 +255,7 @@ mod tests {
             customer: "http://127.0.0.1:1".into(),
             invoice: "http://127.0.0.1:2".into(),
             reference: "http://127.0.0.1:3".into(),
+            auth: HeaderMap::new(),
         };
         let cases = all(&servers, &customer_bodies("t", 2));
         for ratio in RATIOS {

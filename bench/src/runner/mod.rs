@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Parser;
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 use tokio::sync::watch;
 
@@ -76,6 +76,9 @@ pub struct Args {
     /// Worker threads of the load generator.
     #[arg(long, env = "BENCH_LOADGEN_THREADS", default_value_t = 2)]
     pub loadgen_threads: usize,
+    /// An API key the services accept, sent as `Authorization: Bearer` with every request.
+    #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 /// A service whose memory the run follows.
@@ -90,10 +93,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let seconds = duration(args.seconds, "BENCH_SECONDS")?;
     let warmup = duration(args.warmup_seconds, "BENCH_WARMUP_SECONDS")?;
     let pause = duration(args.pause_seconds, "BENCH_PAUSE_SECONDS")?;
+    let mut auth = HeaderMap::new();
+    if let Some(key) = &args.api_key {
+        let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("BENCH_API_KEY is not a valid header value")?;
+        value.set_sensitive(true);
+        auth.insert(AUTHORIZATION, value);
+    }
     let servers = Servers {
         customer: args.customer_url.trim_end_matches('/').to_owned(),
         invoice: args.invoice_url.trim_end_matches('/').to_owned(),
         reference: args.reference_url.trim_end_matches('/').to_owned(),
+        auth,
     };
     let watched: Vec<Watched> = [
         ("customer-service", args.customer_pid),
@@ -134,7 +145,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             seconds.as_secs_f64(),
             warmup.as_secs_f64()
         );
-        let (report, service_rss_kib) = measure(case, &args, seconds, warmup, &watched).await?;
+        let (report, service_rss_kib) =
+            measure(case, &servers, &args, seconds, warmup, &watched).await?;
         if case.unique_bodies && report.sent > case.bodies.len() as u64 {
             warnings.push(format!(
                 "{}: {} requests for {} distinct bodies; repeats may have been refused",
@@ -205,12 +217,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// Loads one case while sampling the services' memory.
 async fn measure(
     case: &Case,
+    servers: &Servers,
     args: &Args,
     seconds: Duration,
     warmup: Duration,
     watched: &[Watched],
 ) -> anyhow::Result<(load::LoadReport, BTreeMap<String, u64>)> {
-    let mut headers = HeaderMap::new();
+    // The key goes to the references too, which ignore it: both sides parse the same bytes.
+    let mut headers = servers.auth.clone();
     if !case.bodies.is_empty() {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
@@ -285,7 +299,7 @@ async fn wait_until_ready(servers: &Servers) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + READY_WITHIN;
     for url in &urls {
         loop {
-            let answer = get(url).await;
+            let answer = get(servers, url).await;
             match &answer {
                 Ok(fetched) if fetched.status == StatusCode::OK => break,
                 _ if tokio::time::Instant::now() < deadline => {
@@ -314,7 +328,7 @@ async fn fill_invoice_cache(servers: &Servers) -> anyhow::Result<Vec<String>> {
         );
         let mut hit = false;
         for _ in 0..20 {
-            if is_cache_hit(&url).await? {
+            if is_cache_hit(servers, &url).await? {
                 hit = true;
                 break;
             }
@@ -334,7 +348,7 @@ async fn check_cache_hit(servers: &Servers) -> anyhow::Result<Vec<String>> {
         servers.invoice,
         cases::sample_invoice_id(0)
     );
-    Ok(if is_cache_hit(&url).await? {
+    Ok(if is_cache_hit(servers, &url).await? {
         Vec::new()
     } else {
         vec![format!(
@@ -343,8 +357,8 @@ async fn check_cache_hit(servers: &Servers) -> anyhow::Result<Vec<String>> {
     })
 }
 
-async fn is_cache_hit(url: &str) -> anyhow::Result<bool> {
-    let fetched = get(url).await?;
+async fn is_cache_hit(servers: &Servers, url: &str) -> anyhow::Result<bool> {
+    let fetched = get(servers, url).await?;
     if fetched.status != StatusCode::OK {
         bail!("{url} answered {}", fetched.status);
     }
@@ -354,8 +368,8 @@ async fn is_cache_hit(url: &str) -> anyhow::Result<bool> {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"HIT")))
 }
 
-async fn get(url: &str) -> anyhow::Result<load::Fetched> {
-    load::fetch(Method::GET, url, &HeaderMap::new(), Bytes::new()).await
+async fn get(servers: &Servers, url: &str) -> anyhow::Result<load::Fetched> {
+    load::fetch(Method::GET, url, &servers.auth, Bytes::new()).await
 }
 
 fn server_name(server: Server) -> &'static str {

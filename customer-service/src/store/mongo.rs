@@ -2,9 +2,8 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
-use mongodb::Database;
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{Documents, index, unique_index};
+use service_kit::mongo::{Database, Documents, index, unique_index};
 use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
@@ -84,7 +83,7 @@ impl MongoCustomerStore {
             index(doc! {"name_lower": 1}, "name_lower"),
         ];
         Self {
-            customers: Documents::new(database, "customers", indexes),
+            customers: Documents::new(&database, "customers", indexes),
         }
     }
 }

@@ -107,3 +107,54 @@ async fn the_embedded_store_survives_a_restart() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, customer);
 }
+
+/// MongoDB frozen (SIGSTOP) under more concurrent reads than the service lets wait on it
+/// (`MONGODB_MAX_IN_FLIGHT`, 4 here): the excess is shed at once with `503` and
+/// `Retry-After: 1`, the calls in flight answer `503` when MongoDB does not, and once it
+/// continues reads answer `200` again within 2 s.
+#[tokio::test]
+async fn a_frozen_mongodb_sheds_the_calls_past_the_bound_at_once() {
+    if !Backend::from_env().is_mongo() {
+        return;
+    }
+    let mongo = MongoServer::start().expect("mongo server starts");
+    let (mut settings, data_dir) = test_settings();
+    settings.common.mongodb_uri = Some(mongo.uri());
+    settings.common.mongodb_max_in_flight = 4;
+    let app = spawn_app_with(settings, data_dir).await;
+    let customer = app.create_customer("Frozen", "frozen@example.com").await;
+    let path = customer_path(&customer);
+
+    mongo.freeze();
+    let answers = futures::future::join_all((0..64).map(|_| async {
+        let started = Instant::now();
+        let response = app.get(&path).await;
+        let retry_after = response.headers().get("retry-after").cloned();
+        (response.status(), retry_after, started.elapsed())
+    }))
+    .await;
+    mongo.thaw();
+    let thawed = Instant::now();
+
+    let shed = answers
+        .iter()
+        .filter(|(_, _, took)| *took < Duration::from_millis(500))
+        .count();
+    assert!(shed >= 48, "{shed} of 64 answered at once");
+    for (status, retry_after, took) in &answers {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "after {took:?}");
+        assert_eq!(retry_after.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+        assert!(*took < Duration::from_millis(2500), "answered in {took:?}");
+    }
+    loop {
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            thawed.elapsed() < Duration::from_secs(2),
+            "not answering 200 within 2 s of the thaw: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

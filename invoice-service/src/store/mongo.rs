@@ -2,9 +2,8 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, NaiveDate, Utc};
-use mongodb::Database;
 use serde::{Deserialize, Serialize};
-use service_kit::mongo::{Documents, index, opt_datetime, unique_index};
+use service_kit::mongo::{Database, Documents, index, opt_datetime, unique_index};
 use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
@@ -130,7 +129,7 @@ impl MongoInvoiceStore {
             ),
         ];
         Self {
-            invoices: Documents::new(database, "invoices", indexes),
+            invoices: Documents::new(&database, "invoices", indexes),
         }
     }
 

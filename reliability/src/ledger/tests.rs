@@ -163,3 +163,24 @@ fn examples_follow_the_ledger_whichever_invariant_found_them() {
         ]
     );
 }
+
+#[test]
+fn a_503_that_waited_out_the_database_may_or_may_not_be_there_but_a_quick_one_is_not() {
+    let mut late = told(Op::Patch, Some("a"), "w2", Some(503));
+    late.latency_ms = 2100.0;
+    let writes = vec![told(Op::Patch, Some("a"), "w1", Some(200)), late.clone()];
+    for held in ["w1", "w2"] {
+        let store = holding(vec![invoice("a", &[("rw", held)], None)]);
+        assert!(
+            check_store(&ledger(writes.clone()), &store).passed(),
+            "{held}"
+        );
+    }
+    let quick = Outcome {
+        latency_ms: 3.0,
+        ..late
+    };
+    let writes = vec![told(Op::Patch, Some("a"), "w1", Some(200)), quick];
+    let store = holding(vec![invoice("a", &[("rw", "w2")], None)]);
+    assert_eq!(check_store(&ledger(writes), &store).failed_but_present, 1);
+}

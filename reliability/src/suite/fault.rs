@@ -27,15 +27,26 @@ impl Suite {
     ) -> anyhow::Result<(u64, u64)> {
         driver.until(from).await;
         let began = unix_ms();
+        self.begin(fault)?;
+        driver.until(to).await;
+        self.end(fault).await?;
+        Ok((began, unix_ms()))
+    }
+
+    /// Puts the member through `fault`.
+    pub(super) fn begin(&mut self, fault: Fault) -> anyhow::Result<()> {
         match fault {
             Fault::Kill(member) => self.cluster.proc(member).kill(),
             Fault::Pause(member) => self.cluster.proc(member).signal("STOP")?,
         }
-        driver.until(to).await;
+        Ok(())
+    }
+
+    /// Ends `fault`: the member started again (and serving), or continued.
+    pub(super) async fn end(&mut self, fault: Fault) -> anyhow::Result<()> {
         match fault {
-            Fault::Kill(member) => self.cluster.start(member).await?,
-            Fault::Pause(member) => self.cluster.proc(member).signal("CONT")?,
+            Fault::Kill(member) => self.cluster.start(member).await,
+            Fault::Pause(member) => self.cluster.proc(member).signal("CONT"),
         }
-        Ok((began, unix_ms()))
     }
 }

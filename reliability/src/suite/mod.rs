@@ -11,7 +11,7 @@ mod customer_service_down;
 mod fault;
 mod idempotent_retries;
 mod measure;
-mod mongo_stopped;
+mod mongo_outage;
 mod redis_killed;
 mod redis_paused;
 mod sigterm;
@@ -50,6 +50,10 @@ pub const ROWS: &[(&str, &str)] = &[
     (
         "mongo-stopped",
         "MongoDB server killed for 15 s under load, then started again on its data",
+    ),
+    (
+        "mongo-paused",
+        "MongoDB server frozen (SIGSTOP) for 10 s under load, then continued",
     ),
     (
         "idempotent-retries",
@@ -222,6 +226,7 @@ impl Suite {
             "redis-killed" => self.redis_killed(&mut row).await,
             "redis-paused" => self.redis_paused(&mut row).await,
             "mongo-stopped" => self.mongo_stopped(&mut row).await,
+            "mongo-paused" => self.mongo_paused(&mut row).await,
             "idempotent-retries" => self.idempotent_retries(&mut row).await,
             "customer-service-down" => self.customer_service_down(&mut row).await,
             "sigterm-invoice" => self.sigterm(&mut row, Service::Invoices).await,

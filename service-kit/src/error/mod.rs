@@ -131,7 +131,11 @@ impl IntoResponse for ApiError {
         if self.code == codes::CONFLICT.code {
             response.extensions_mut().insert(Transient);
         }
-        if let Some(seconds) = self.retry_after_seconds {
+        // Every 503 says when to come back; a dependency's outage is retried in a second.
+        let retry_after = self
+            .retry_after_seconds
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());

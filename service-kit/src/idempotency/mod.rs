@@ -343,7 +343,10 @@ mod tests {
             .await
             .unwrap();
         let database = client.database(&unique("idempotency_mongo"));
-        let store = MongoIdempotencyStore::new(&database);
+        let store = MongoIdempotencyStore::new(&crate::mongo::Database::new(
+            database.clone(),
+            crate::mongo::MAX_IN_FLIGHT,
+        ));
         a_retry_after_a_failed_attempt_reuses_its_resource_id(&store).await;
         let _ = database.drop().await;
     }

@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use bson::doc;
 use bson::oid::ObjectId;
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use super::{Begin, Decision, IdempotencyStore, RETENTION, StoredResponse, decide, lease_ms};
-use crate::mongo::bounded;
+use crate::mongo::{Database, bounded};
 use crate::store::StoreError;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,6 +26,7 @@ struct KeyDocument {
 pub struct MongoIdempotencyStore {
     keys: Collection<KeyDocument>,
     indexes_ready: std::sync::atomic::AtomicBool,
+    database: Database,
 }
 
 impl MongoIdempotencyStore {
@@ -33,6 +34,7 @@ impl MongoIdempotencyStore {
         Self {
             keys: database.collection("idempotency_keys"),
             indexes_ready: std::sync::atomic::AtomicBool::new(false),
+            database: database.clone(),
         }
     }
 
@@ -72,12 +74,16 @@ impl IdempotencyStore for MongoIdempotencyStore {
                 created_at: bson::DateTime::from_millis(now_ms),
             };
             let resource_id = fresh.resource_id;
-            match bounded(self.keys.insert_one(fresh)).await {
+            match self.database.call(self.keys.insert_one(fresh)).await {
                 Ok(_) => return Ok(Begin::Run { resource_id }),
                 Err(StoreError::Duplicate) => {}
                 Err(error) => return Err(error),
             }
-            let Some(existing) = bounded(self.keys.find_one(doc! {"_id": key})).await? else {
+            let Some(existing) = self
+                .database
+                .call(self.keys.find_one(doc! {"_id": key}))
+                .await?
+            else {
                 continue; // expired in between: claim it again
             };
             let held_until = existing.lease_expires_ms;
@@ -100,7 +106,10 @@ impl IdempotencyStore for MongoIdempotencyStore {
                     };
                     let filter =
                         doc! {"_id": key, "lease_expires_ms": held_until, "response": null};
-                    let result = bounded(self.keys.replace_one(filter, renewed)).await?;
+                    let result = self
+                        .database
+                        .call(self.keys.replace_one(filter, renewed))
+                        .await?;
                     return Ok(if result.matched_count == 1 {
                         Begin::Run {
                             resource_id: existing.resource_id,
@@ -115,23 +124,30 @@ impl IdempotencyStore for MongoIdempotencyStore {
     }
 
     async fn complete(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
-        let Some(mut record) = bounded(self.keys.find_one(doc! {"_id": key})).await? else {
+        let Some(mut record) = self
+            .database
+            .call(self.keys.find_one(doc! {"_id": key}))
+            .await?
+        else {
             return Ok(());
         };
         let held_until = record.lease_expires_ms;
         record.response = Some(response.clone());
         let filter = doc! {"_id": key, "lease_expires_ms": held_until, "response": null};
-        bounded(self.keys.replace_one(filter, record)).await?;
+        self.database
+            .call(self.keys.replace_one(filter, record))
+            .await?;
         Ok(())
     }
 
     async fn abandon(&self, key: &str) -> Result<(), StoreError> {
         // The record and its resource id stay (see the trait); only the lease ends.
-        bounded(self.keys.update_one(
-            doc! {"_id": key, "response": null},
-            doc! {"$set": {"lease_expires_ms": 0_i64}},
-        ))
-        .await?;
+        self.database
+            .call(self.keys.update_one(
+                doc! {"_id": key, "response": null},
+                doc! {"$set": {"lease_expires_ms": 0_i64}},
+            ))
+            .await?;
         Ok(())
     }
 }

@@ -68,7 +68,7 @@ fn with_headers(status: u16, response: ResponseBuilder) -> ResponseBuilder {
                 .description(Some("`Bearer`"))
                 .build(),
         ),
-        429 => response.header(
+        429 | 503 => response.header(
             "Retry-After",
             HeaderBuilder::new()
                 .schema(
