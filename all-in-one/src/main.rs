@@ -4,6 +4,9 @@
 
 use service_kit::config::{flag, parse_or};
 
+#[global_allocator]
+static ALLOCATOR: service_kit::Allocator = service_kit::Allocator;
+
 /// Each service's port variable in the all-in-one run, and its default.
 const CUSTOMER_SERVICE_PORT: (&str, u16) = (
     "CUSTOMER_SERVICE_PORT",

@@ -1,3 +1,6 @@
+#[global_allocator]
+static ALLOCATOR: service_kit::Allocator = service_kit::Allocator;
+
 fn main() -> anyhow::Result<()> {
     service_kit::service::main(
         "invoice-service",

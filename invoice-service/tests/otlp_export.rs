@@ -149,6 +149,7 @@ async fn invoice_creation_and_its_customer_lookup_are_exported_as_one_trace() {
     let telemetry = service_kit::telemetry::init_with(TelemetrySettings {
         filter: Some("info".into()),
         json_logs: false,
+        access_log: service_kit::telemetry::AccessLog::All,
         otlp_endpoint: Some(endpoint),
         service_name: "billing-system-under-test".into(),
         export_timeout: Duration::from_secs(2),

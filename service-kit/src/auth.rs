@@ -2,11 +2,10 @@
 //! Business routes need `Authorization: Bearer <key>`. A missing and a wrong key get the
 //! same 401, and a presented key is compared with every configured one in constant time.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -22,8 +21,14 @@ pub const MIN_KEY_CHARS: usize = 16;
 pub struct Principal(Arc<str>);
 
 impl Principal {
+    /// One shared value: asked for on every request of a service without keys.
     pub fn anonymous() -> Self {
-        Self(Arc::from("anonymous"))
+        static ANONYMOUS: LazyLock<Principal> = LazyLock::new(|| Principal(Arc::from("anonymous")));
+        ANONYMOUS.clone()
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        &*self.0 == "anonymous"
     }
 
     pub fn as_str(&self) -> &str {
@@ -31,15 +36,16 @@ impl Principal {
     }
 }
 
-/// The configured keys, as digests.
+/// The configured keys, as digests, each with the principal it names (made once, so that a
+/// request allocates nothing to be identified).
 #[derive(Clone)]
 pub struct ApiKeys {
-    digests: Arc<[[u8; 32]]>,
+    keys: Arc<[([u8; 32], Principal)]>,
 }
 
 impl std::fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ApiKeys({} keys)", self.digests.len())
+        write!(f, "ApiKeys({} keys)", self.keys.len())
     }
 }
 
@@ -72,7 +78,14 @@ impl ApiKeys {
             );
         }
         Ok(Self {
-            digests: keys.iter().map(|k| digest(k)).collect(),
+            keys: keys
+                .iter()
+                .map(|k| {
+                    let d = digest(k);
+                    let principal = Principal(Arc::from(format!("key_{}", hex::encode(&d[..6]))));
+                    (d, principal)
+                })
+                .collect(),
         })
     }
 
@@ -80,49 +93,48 @@ impl ApiKeys {
     /// the time taken does not tell which (or whether one) matched.
     pub fn identify(&self, presented: &str) -> Option<Principal> {
         let presented = digest(presented);
-        let mut found: Option<&[u8; 32]> = None;
-        for known in self.digests.iter() {
+        let mut found: Option<&Principal> = None;
+        for (known, principal) in self.keys.iter() {
             if bool::from(known.ct_eq(&presented)) {
-                found = Some(known);
+                found = Some(principal);
             }
         }
-        found.map(|d| Principal(Arc::from(format!("key_{}", hex::encode(&d[..6])))))
+        found.cloned()
     }
 }
 
 /// The auth layer's state: `None` runs open.
 pub type AuthState = Option<ApiKeys>;
 
-/// Middleware for business routes: puts the caller's [`Principal`] in the request
-/// extensions, or answers 401.
-pub async fn require_api_key(
-    State(keys): State<AuthState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let principal = match &keys {
-        None => Principal::anonymous(),
-        Some(keys) => match bearer_token(&req).and_then(|token| keys.identify(token)) {
-            Some(principal) => principal,
-            None => return unauthorized(),
-        },
-    };
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+/// The caller of a business route, or [`Unauthorized`].
+pub fn authenticate(keys: &AuthState, req: &Request) -> Result<Principal, Unauthorized> {
+    match keys {
+        None => Ok(Principal::anonymous()),
+        Some(keys) => bearer_token(req)
+            .and_then(|token| keys.identify(token))
+            .ok_or(Unauthorized),
+    }
+}
+
+/// No key, a wrong key or another scheme: one answer for all, `401` with
+/// `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone, Copy)]
+pub struct Unauthorized;
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut response = ApiError::from(codes::UNAUTHORIZED).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    }
 }
 
 fn bearer_token(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn unauthorized() -> Response {
-    let mut response = ApiError::from(codes::UNAUTHORIZED).into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
 }
 
 #[cfg(test)]

@@ -7,18 +7,20 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{OnResponse, TraceLayer};
 
 use crate::error::{ApiError, codes};
 use crate::extract::MAX_BODY_BYTES;
+use crate::telemetry::AccessLog;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -69,10 +71,9 @@ pub fn finish(
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(move |req, next| {
-            record_metrics(service, req, next)
+            bounded_and_measured(service, req, next)
         }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(bound_request_time))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| {
@@ -100,16 +101,51 @@ pub fn finish(
                     span
                 })
                 .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(LogResponse),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+}
+
+/// The access log line of an answered request, as `ACCESS_LOG` chooses, inside the request's
+/// span (so it carries the route and the request id).
+#[derive(Clone, Copy)]
+struct LogResponse;
+
+impl<B> OnResponse<B> for LogResponse {
+    fn on_response(self, response: &axum::http::Response<B>, latency: Duration, _: &tracing::Span) {
+        let status = response.status();
+        if AccessLog::current().logs(status, latency) {
+            tracing::info!(
+                status = status.as_u16(),
+                latency_ms = %format_args!("{:.3}", latency.as_secs_f64() * 1000.0),
+                "finished processing request"
+            );
+        }
+    }
+}
+
+/// A random UUID for a request that brings no `X-Request-Id`, written straight into the
+/// header's bytes (no intermediate `String`).
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
 }
 
 /// Answers a request that takes longer than [`REQUEST_TIMEOUT`] with a 503 in the
-/// contract's shape (the work behind it is dropped).
-async fn bound_request_time(req: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+/// contract's shape (the work behind it is dropped), and counts and times every answer. One
+/// middleware for both: each `from_fn` layer costs a clone of the services below it.
+async fn bounded_and_measured(service: &'static str, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
             metrics::counter!("http_request_timeouts_total").increment(1);
@@ -119,7 +155,13 @@ async fn bound_request_time(req: Request, next: Next) -> Response {
             )
             .into_response()
         }
-    }
+    };
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    RequestMetrics::with(service, &method, route, response.status(), |metrics| {
+        metrics.count.increment(1);
+        metrics.duration.record(started.elapsed().as_secs_f64());
+    });
+    response
 }
 
 async fn health() -> impl IntoResponse {
@@ -171,20 +213,6 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
-}
-
-async fn record_metrics(service: &'static str, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let status = response.status();
-    RequestMetrics::with(service, &method, route, status, |metrics| {
-        metrics.count.increment(1);
-        metrics.duration.record(started.elapsed().as_secs_f64());
-    });
-    response
 }
 
 /// The handles of `http_requests_total` and `http_request_duration_seconds` for one service,
@@ -269,24 +297,29 @@ pub struct Guards {
 }
 
 /// Wraps business routes in their guards. A request passes authentication first, then the
-/// rate limit of its key, then the idempotency check.
+/// rate limit of its key, then the idempotency check. One middleware for the three: each
+/// `from_fn` layer clones the services below it for every request, so nested ones cost a
+/// deep clone each.
 pub fn guard<S>(business: Router<S>, guards: Guards) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    business
-        .route_layer(middleware::from_fn_with_state(
-            guards.idempotency,
-            crate::idempotency::idempotent_posts,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            guards.rate_limit,
-            crate::rate_limit::limit_per_key,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            guards.api_keys,
-            crate::auth::require_api_key,
-        ))
+    business.route_layer(middleware::from_fn_with_state(
+        Arc::new(guards),
+        check_guards,
+    ))
+}
+
+async fn check_guards(State(guards): State<Arc<Guards>>, mut req: Request, next: Next) -> Response {
+    let principal = match crate::auth::authenticate(&guards.api_keys, &req) {
+        Ok(principal) => principal,
+        Err(refused) => return refused.into_response(),
+    };
+    if let Err(refused) = crate::rate_limit::admit(guards.rate_limit.as_ref(), &principal) {
+        return refused.into_response();
+    }
+    req.extensions_mut().insert(principal);
+    crate::idempotency::idempotent_posts(State(guards.idempotency.clone()), req, next).await
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub use backend::{Backend, Opener};
 pub use error::{ApiError, ErrorCode, FieldError, codes};
 pub use extract::{JsonBody, ObjectIdParam, QueryParams};
 pub use metadata::Metadata;
+/// The allocator every service binary installs: `#[global_allocator] static A: Allocator = Allocator;`.
+pub use mimalloc::MiMalloc as Allocator;
 pub use pagination::{Cursor, Limit, Page};
 pub use server::App;
 pub use settings::Common;

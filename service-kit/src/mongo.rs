@@ -98,7 +98,9 @@ pub async fn bounded<T>(
         Ok(Err(error)) => Err(classify(error)),
         Err(_) => Err(StoreError::Unavailable("MongoDB timed out".into())),
     };
-    metrics::histogram!("mongodb_call_duration_seconds").record(started.elapsed().as_secs_f64());
+    static CALL_DURATION: std::sync::LazyLock<metrics::Histogram> =
+        std::sync::LazyLock::new(|| metrics::histogram!("mongodb_call_duration_seconds"));
+    CALL_DURATION.record(started.elapsed().as_secs_f64());
     if let Err(error) = &result {
         let kind = match error {
             StoreError::Duplicate => "duplicate",

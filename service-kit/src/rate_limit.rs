@@ -5,9 +5,6 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -63,29 +60,20 @@ impl KeyedLimiter {
     }
 }
 
-/// Middleware after authentication: counts the request against its principal's quota.
-pub async fn limit_per_key(
-    State(limiter): State<Option<KeyedLimiter>>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// Counts a request against its principal's quota (after authentication); the 429 to answer
+/// when it is over. An anonymous caller (no keys configured) is not limited.
+pub fn admit(limiter: Option<&KeyedLimiter>, principal: &Principal) -> Result<(), ApiError> {
     let Some(limiter) = limiter else {
-        return next.run(req).await;
+        return Ok(());
     };
-    let Some(principal) = req.extensions().get::<Principal>() else {
-        return next.run(req).await;
-    };
-    if *principal == Principal::anonymous() {
-        return next.run(req).await;
+    if principal.is_anonymous() {
+        return Ok(());
     }
-    match limiter.limiter.check_key(principal) {
-        Ok(()) => next.run(req).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(limiter.clock.now());
-            let mut error = ApiError::from(codes::RATE_LIMITED);
-            error.retry_after_seconds = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
-            metrics::counter!("http_rate_limited_total").increment(1);
-            error.into_response()
-        }
-    }
+    limiter.limiter.check_key(principal).map_err(|not_until| {
+        let wait = not_until.wait_time_from(limiter.clock.now());
+        let mut error = ApiError::from(codes::RATE_LIMITED);
+        error.retry_after_seconds = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        metrics::counter!("http_rate_limited_total").increment(1);
+        error
+    })
 }

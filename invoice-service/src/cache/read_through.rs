@@ -2,7 +2,7 @@
 //! many requests ask at once (single flight), and a guarded fill.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
@@ -12,6 +12,19 @@ use service_kit::StoreError;
 
 use super::{Entry, InvoiceCache, Lookup, Ttl};
 use crate::store::InvoiceStore;
+
+/// The read path's counters, resolved once: a cache hit makes no registry lookup.
+struct Counters {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    bypassed: metrics::Counter,
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
+    hits: metrics::counter!("cache_hits_total"),
+    misses: metrics::counter!("cache_misses_total"),
+    bypassed: metrics::counter!("cache_bypassed_total"),
+});
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,20 +76,21 @@ impl ReadThrough {
 
     /// The invoice's JSON, or `None` when there is no such invoice.
     pub async fn read(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, StoreError> {
+        let counters = &*COUNTERS;
         match self.cache.get(id).await {
             Ok(Lookup::Hit(invoice)) => {
-                metrics::counter!("cache_hits_total").increment(1);
+                counters.hits.increment(1);
                 return Ok(Some(Found {
                     source: Source::Cache,
                     invoice,
                 }));
             }
             Ok(Lookup::Absent) => {
-                metrics::counter!("cache_hits_total").increment(1);
+                counters.hits.increment(1);
                 return Ok(None);
             }
-            Ok(Lookup::Miss) => metrics::counter!("cache_misses_total").increment(1),
-            Err(_) => metrics::counter!("cache_bypassed_total").increment(1),
+            Ok(Lookup::Miss) => counters.misses.increment(1),
+            Err(_) => counters.bypassed.increment(1),
         }
         self.join_flight(id).await
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -137,10 +137,10 @@ impl Inner {
         self.open_until_ms.store(until, Ordering::Relaxed);
     }
 
+    /// Read on every request: the flag, kept in step with the map under its lock, spares
+    /// readers the lock.
     fn has_unpublished(&self) -> bool {
-        self.unpublished
-            .lock()
-            .map_or(true, |pending| !pending.is_empty())
+        self.any_unpublished.load(Ordering::Acquire)
     }
 
     fn defer(&self, id: ObjectId, entry: Entry) {
@@ -159,9 +159,11 @@ impl Inner {
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheUnavailable> {
+        static CALL_DURATION: LazyLock<metrics::Histogram> =
+            LazyLock::new(|| metrics::histogram!("redis_call_duration_seconds"));
         let started = Instant::now();
         let result = tokio::time::timeout(COMMAND_TIMEOUT, call).await;
-        metrics::histogram!("redis_call_duration_seconds").record(started.elapsed().as_secs_f64());
+        CALL_DURATION.record(started.elapsed().as_secs_f64());
         let outcome = match result {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => error.to_string(),
