@@ -52,7 +52,7 @@ pub const RATIOS: &[Ratio] = &[
     Ratio {
         case: "invoice_cache_hit",
         reference: "reference_redis_get",
-        target: Some(0.9),
+        target: Some(0.8),
     },
     Ratio {
         case: "customer_read",
@@ -62,12 +62,12 @@ pub const RATIOS: &[Ratio] = &[
     Ratio {
         case: "customer_create",
         reference: "reference_mongo_insert_one",
-        target: Some(0.8),
+        target: Some(0.9),
     },
     Ratio {
         case: "invoice_create",
         reference: "reference_mongo_find_insert",
-        target: Some(0.8),
+        target: Some(0.85),
     },
     Ratio {
         case: "invoice_create",

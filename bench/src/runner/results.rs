@@ -11,7 +11,7 @@ use super::cases::RATIOS;
 use crate::load::LoadReport;
 
 /// A service route's p99 may be at most this many times its p50.
-pub const MAX_P99_OVER_P50: f64 = 4.0;
+pub const MAX_P99_OVER_P50: f64 = 3.0;
 /// Resident memory limits per service, in MiB.
 pub const MAX_RSS_UNDER_LOAD_MIB: f64 = 30.0;
 pub const MAX_RSS_IDLE_MIB: f64 = 15.0;
@@ -114,7 +114,7 @@ impl BenchResults {
             .collect();
     }
 
-    /// Every target against what was measured: each ratio that has one, p99 <= 4 x p50
+    /// Every target against what was measured: each ratio that has one, p99 <= 3 x p50
     /// and no errors per service case, and each service's RSS under load and idle.
     pub fn check_targets(&mut self) {
         let mut checks = Vec::new();
