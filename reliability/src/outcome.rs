@@ -65,17 +65,15 @@ pub enum Failure {
 pub enum Told {
     /// 2xx.
     Acknowledged,
-    /// An answer outside 2xx, or no connection at all: the request did not happen.
+    /// An answer outside 2xx other than 503, or no connection at all: the request did not
+    /// happen.
     Failed,
-    /// No answer after sending, or a `503` that waited out a MongoDB call: it may or may not
-    /// have happened.
+    /// No answer after sending, or a `503`: it may or may not have happened. The contract says
+    /// a write answered `503` may still land (a frozen MongoDB applies it when it continues,
+    /// whether the service gave up at its 2 s bound or when the driver dropped the
+    /// connection), and the answer does not say which.
     Unknown,
 }
-
-/// A `503` this late came from a MongoDB call that did not answer within its 2 s bound; the
-/// contract says such a write may still land (a frozen server applies it when it resumes).
-/// A quicker `503` (load shed, connection refused) means the write was never made.
-pub const MAY_HAVE_LANDED_AFTER_MS: f64 = 2000.0;
 
 /// One request and its outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,7 +146,7 @@ impl Outcome {
     pub fn told(&self) -> Told {
         match (self.status, self.failure) {
             (Some(status), _) if (200..300).contains(&status) => Told::Acknowledged,
-            (Some(503), _) if self.latency_ms >= MAY_HAVE_LANDED_AFTER_MS => Told::Unknown,
+            (Some(503), _) => Told::Unknown,
             (Some(_), _) | (None, Some(Failure::Connect)) => Told::Failed,
             (None, _) => Told::Unknown,
         }
@@ -196,7 +194,8 @@ mod tests {
     #[test]
     fn what_the_client_was_told_follows_the_status_or_the_failure() {
         assert_eq!(outcome(Some(201), None).told(), Told::Acknowledged);
-        assert_eq!(outcome(Some(503), None).told(), Told::Failed);
+        assert_eq!(outcome(Some(503), None).told(), Told::Unknown);
+        assert_eq!(outcome(Some(409), None).told(), Told::Failed);
         assert_eq!(outcome(None, Some(Failure::Connect)).told(), Told::Failed);
         assert_eq!(outcome(None, Some(Failure::Io)).told(), Told::Unknown);
         assert_eq!(outcome(None, Some(Failure::Timeout)).told(), Told::Unknown);
