@@ -172,7 +172,10 @@ fn a_503_may_or_may_not_be_there_but_a_refusal_is_not() {
     ];
     for held in ["w1", "w2"] {
         let store = holding(vec![invoice("a", &[("rw", held)], None)]);
-        assert!(check_store(&ledger(writes.clone()), &store).passed(), "{held}");
+        assert!(
+            check_store(&ledger(writes.clone()), &store).passed(),
+            "{held}"
+        );
     }
     let refused = vec![
         told(Op::Patch, Some("a"), "w1", Some(200)),
