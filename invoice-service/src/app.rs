@@ -12,6 +12,7 @@ use service_kit::{Page, StoreError};
 
 use crate::cache::{Entry, Found, InvoiceCache, ReadThrough, Ttl};
 use crate::customers::CustomerDirectory;
+use crate::documents::{Documents, Rendered};
 use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Transition};
 use crate::error::AppError;
 pub use crate::store::InvoiceQuery;
@@ -30,7 +31,15 @@ pub struct Invoices {
     cache: Arc<InvoiceCache>,
     reads: Arc<ReadThrough>,
     customers: Arc<CustomerDirectory>,
+    documents: Arc<Documents>,
     ttl: Ttl,
+}
+
+/// What a hosted link asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostedDocument {
+    Page,
+    Pdf,
 }
 
 impl Invoices {
@@ -40,6 +49,7 @@ impl Invoices {
         cache: Arc<InvoiceCache>,
         reads: Arc<ReadThrough>,
         customers: Arc<CustomerDirectory>,
+        documents: Arc<Documents>,
         ttl: Ttl,
     ) -> Self {
         Self {
@@ -48,6 +58,7 @@ impl Invoices {
             cache,
             reads,
             customers,
+            documents,
             ttl,
         }
     }
@@ -94,6 +105,42 @@ impl Invoices {
         Ok(self.reads.read(id).await?)
     }
 
+    /// The invoice's PDF, drawn from its current state (read through the cache, so never
+    /// an older one).
+    pub async fn pdf(&self, id: ObjectId) -> Result<Rendered, AppError> {
+        let found = self.read(id).await?.ok_or(AppError::NotFound)?;
+        Ok(self.documents.pdf(id, &found.invoice).await?)
+    }
+
+    /// The customer's page or PDF behind a hosted link; `None` unless `token` is the
+    /// invoice's own, so a wrong link learns nothing, not even whether the invoice exists.
+    pub async fn hosted(
+        &self,
+        id: ObjectId,
+        token: &str,
+        document: HostedDocument,
+    ) -> Result<Option<Rendered>, AppError> {
+        let Some(found) = self.read(id).await? else {
+            return Ok(None);
+        };
+        let invoice = crate::documents::parse(&found.invoice)?;
+        let Some(expected) = invoice.hosted_token() else {
+            return Ok(None);
+        };
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            token.as_bytes(),
+        )) {
+            return Ok(None);
+        }
+        Ok(Some(match document {
+            HostedDocument::Pdf => self.documents.pdf(id, &found.invoice).await?,
+            HostedDocument::Page => self
+                .documents
+                .page(&found.invoice, &format!("{token}/pdf"))?,
+        }))
+    }
+
     /// One page of invoices, in id order.
     pub async fn list(&self, query: InvoiceQuery) -> Result<Page<Invoice>, AppError> {
         let invoices = self.store.list(&query).await?;
@@ -113,10 +160,18 @@ impl Invoices {
         transition: Transition,
     ) -> Result<Stored, AppError> {
         let now = service_kit::time::now();
+        let finalize = transition == Transition::Finalize;
+        let hosted = finalize.then(|| self.documents.new_hosted_url(id));
         self.write(
             id,
-            |current| current.transitioned(transition, now),
-            transition == Transition::Finalize,
+            |current| {
+                let mut next = current.transitioned(transition, now)?;
+                if let Some(url) = &hosted {
+                    next.hosted_invoice_url = Some(url.clone());
+                }
+                Ok(next)
+            },
+            finalize,
         )
         .await
     }

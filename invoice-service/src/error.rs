@@ -38,6 +38,8 @@ pub enum AppError {
     Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Document(#[from] crate::documents::DocumentError),
 }
 
 impl From<InvoiceError> for AppError {
@@ -75,6 +77,7 @@ impl From<AppError> for ApiError {
             AppError::CustomerServiceUnavailable => ApiError::unavailable("customer-service"),
             AppError::Contended => ApiError::contended("invoice"),
             AppError::Store(error) => error.into_api_error("The invoice database"),
+            AppError::Document(error) => ApiError::internal(&error),
         }
     }
 }

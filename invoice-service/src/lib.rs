@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cache;
 pub mod customers;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod http;
@@ -19,6 +20,7 @@ pub use settings::Settings;
 use crate::app::Invoices;
 use crate::cache::{InvoiceCache, LocalCache, ReadThrough, RedisCache, Ttl};
 use crate::customers::CustomerDirectory;
+use crate::documents::Documents;
 use crate::store::{EmbeddedInvoiceStore, InvoiceStore, MongoInvoiceStore};
 
 pub const SERVICE: &str = "invoice-service";
@@ -34,10 +36,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         &settings.common,
         MongoInvoiceStore | EmbeddedInvoiceStore => dyn InvoiceStore
     )?;
-    if settings.common.seed_sample_data {
-        let invoices = service_kit::seed::parse(seed::SAMPLE)?;
-        service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
-    }
     let cache = Arc::new(match &settings.redis_url {
         Some(url) => {
             tracing::info!("invoice cache in Redis");
@@ -60,8 +58,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         &settings.customer_service_url,
         settings.customer_service_api_key.clone(),
     )?);
+    let documents = Arc::new(Documents::new(
+        settings.seller.clone(),
+        &settings.public_url,
+        cache.clone(),
+    ));
+    if settings.common.seed_sample_data {
+        let invoices = seed::sample(&documents)?;
+        service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
+    }
     let store = (backend.store.clone(), backend.name);
-    let invoices = Invoices::new(store, cache, reads, customers, ttl);
+    let invoices = Invoices::new(store, cache, reads, customers, documents, ttl);
     let router = http::router(invoices, backend.guards(&settings.common));
     backend.bind(SERVICE, &settings.common, router).await
 }

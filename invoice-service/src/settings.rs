@@ -7,6 +7,8 @@ use secrecy::SecretString;
 use service_kit::Common;
 use service_kit::config::{optional, parse_or};
 
+use crate::documents::{Logo, Seller};
+
 #[derive(Clone)]
 pub struct Settings {
     pub common: Common,
@@ -17,6 +19,10 @@ pub struct Settings {
     pub cache_key_prefix: String,
     pub customer_service_url: String,
     pub customer_service_api_key: Option<SecretString>,
+    /// This service's address as customers reach it: the base of hosted invoice links.
+    pub public_url: String,
+    /// Who issues the invoices, as the documents show it.
+    pub seller: Seller,
     #[cfg(feature = "test-hooks")]
     pub before_cache_fill: Option<crate::cache::BeforeFill>,
 }
@@ -30,19 +36,68 @@ impl Settings {
         if ttl_seconds == 0 {
             anyhow::bail!("CACHE_TTL_SECONDS must be at least 1");
         }
+        let common = Common::from_env(Self::DEFAULT_PORT, Self::DEFAULT_DB)?;
+        let public_url =
+            optional("PUBLIC_URL").unwrap_or_else(|| format!("http://localhost:{}", common.port));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            anyhow::bail!("PUBLIC_URL must start with http:// or https://");
+        }
         Ok(Self {
-            common: Common::from_env(Self::DEFAULT_PORT, Self::DEFAULT_DB)?,
+            common,
             redis_url: optional("REDIS_URL"),
             cache_ttl: Duration::from_secs(ttl_seconds),
             cache_key_prefix: optional("CACHE_KEY_PREFIX").unwrap_or_else(|| "billing:".to_owned()),
             customer_service_url: optional("CUSTOMER_SERVICE_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned()),
             customer_service_api_key: optional("CUSTOMER_SERVICE_API_KEY").map(SecretString::from),
+            public_url,
+            seller: seller_from_env()?,
             #[cfg(feature = "test-hooks")]
             before_cache_fill: None,
         })
     }
 }
+
+/// `SELLER_NAME`, `SELLER_ADDRESS` (lines separated by newlines or `\n`), `SELLER_TAX_ID`,
+/// `INVOICE_FOOTER` and `SELLER_LOGO` (the path of a PNG or JPEG file, read at start).
+fn seller_from_env() -> anyhow::Result<Seller> {
+    let logo = match optional("SELLER_LOGO") {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("SELLER_LOGO {path} cannot be read: {e}"))?;
+            let media_type = match bytes.get(..4) {
+                Some([0x89, b'P', b'N', b'G']) => "image/png",
+                Some([0xFF, 0xD8, 0xFF, _]) => "image/jpeg",
+                _ => anyhow::bail!("SELLER_LOGO {path} is neither a PNG nor a JPEG file"),
+            };
+            if bytes.len() > MAX_LOGO_BYTES {
+                anyhow::bail!("SELLER_LOGO {path} is over {MAX_LOGO_BYTES} bytes");
+            }
+            Some(Logo { media_type, bytes })
+        }
+    };
+    Ok(Seller {
+        name: optional("SELLER_NAME").unwrap_or_else(|| "Billing System Demo Ltd".to_owned()),
+        address: optional("SELLER_ADDRESS")
+            .map(|address| {
+                address
+                    .replace("\\n", "\n")
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        tax_id: optional("SELLER_TAX_ID"),
+        footer: optional("INVOICE_FOOTER"),
+        logo,
+    })
+}
+
+/// A logo is shown small; a larger file is a mistake, and every page would carry it.
+const MAX_LOGO_BYTES: usize = 256 * 1024;
 
 impl AsRef<Common> for Settings {
     fn as_ref(&self) -> &Common {
@@ -56,6 +111,7 @@ impl std::fmt::Debug for Settings {
             .field("common", &self.common)
             .field("redis", &self.redis_url.is_some())
             .field("customer_service_url", &self.customer_service_url)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }

@@ -30,11 +30,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Lines a service appends to `/metrics` from its own per-instance counters.
 pub type ExtraMetrics = Arc<dyn Fn(&mut String) + Send + Sync>;
 
-/// A service's whole router: its business routes behind `guards`, `GET /ready`, its OpenAPI
-/// document and Swagger UI (never behind an API key), then what [`finish`] adds.
+/// A service's whole router: its business routes behind `guards`, its `open` routes, `GET
+/// /ready`, its OpenAPI document and Swagger UI (never behind an API key), then what
+/// [`finish`] adds.
+#[allow(clippy::too_many_arguments)]
 pub fn service_router<S>(
     service: &'static str,
     business: Router<S>,
+    open: Router<S>,
     ready: axum::routing::MethodRouter<S>,
     document: utoipa::openapi::OpenApi,
     guards: Guards,
@@ -45,6 +48,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let router = guard(business, guards)
+        .merge(open)
         .route("/ready", ready)
         .merge(crate::openapi::docs_routes(document))
         .with_state(state);

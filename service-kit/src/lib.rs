@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod bulkhead;
+pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -37,6 +37,8 @@ pub struct Case {
     pub bodies: Vec<Bytes>,
     /// Each body may be sent only once (it creates something unique).
     pub unique_bodies: bool,
+    /// Each URL should be asked only once (its first answer is what is measured).
+    pub unique_urls: bool,
 }
 
 /// A service case read as a fraction of a reference case.
@@ -79,6 +81,11 @@ pub const RATIOS: &[Ratio] = &[
         reference: "reference_static",
         target: None,
     },
+    Ratio {
+        case: "invoice_pdf_cached",
+        reference: "invoice_cache_hit",
+        target: None,
+    },
 ];
 
 /// The base URLs of the three servers.
@@ -94,8 +101,8 @@ pub struct Servers {
 /// Every case, in the order it runs: reads before writes (writes grow the collections the
 /// reads search), each reference next to the service case it is compared with.
 /// `customer_bodies`: unique `POST /customers` bodies (each email once), also sent to the
-/// reference insert.
-pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
+/// reference insert. `cold_pdfs`: PDF URLs of invoices nobody has asked a document of yet.
+pub fn all(servers: &Servers, customer_bodies: &[Bytes], cold_pdfs: &[String]) -> Vec<Case> {
     let customer = servers.customer.trim_end_matches('/');
     let invoice = servers.invoice.trim_end_matches('/');
     let reference = servers.reference.trim_end_matches('/');
@@ -124,6 +131,21 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes]) -> Vec<Case> {
             Server::InvoiceService,
             each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
         ),
+        Case::get(
+            "invoice_pdf_cached",
+            "GET /invoices/{id}/pdf (cached document)",
+            Server::InvoiceService,
+            each_sample(&|n| format!("{invoice}/invoices/{}/pdf", sample_invoice_id(n))),
+        ),
+        Case {
+            unique_urls: true,
+            ..Case::get(
+                "invoice_pdf_cold",
+                "GET /invoices/{id}/pdf (cold render)",
+                Server::InvoiceService,
+                cold_pdfs.to_vec(),
+            )
+        },
         Case::get(
             "reference_mongo_find_one",
             "ref: one MongoDB find_one",
@@ -194,6 +216,7 @@ impl Case {
             urls,
             bodies: Vec::new(),
             unique_bodies: false,
+            unique_urls: false,
         }
     }
 
@@ -217,12 +240,13 @@ impl Case {
             urls: vec![url],
             bodies,
             unique_bodies,
+            unique_urls: false,
         }
     }
 }
 
 /// A `POST /invoices` body for the customer `customer_id`.
-fn invoice_body(customer_id: &str) -> Bytes {
+pub fn invoice_body(customer_id: &str) -> Bytes {
     Bytes::from(format!(
         r#"{{"customer_id":"{customer_id}","currency":"USD","items":[{{"description":"Benchmark subscription","quantity":2,"unit_amount":1500}},{{"description":"Benchmark support","quantity":1,"unit_amount":9900}}],"tax_rate_bps":825,"due_date":"2030-01-31","metadata":{{"source":"bench"}}}}"#
     ))
@@ -257,7 +281,7 @@ mod tests {
             reference: "http://127.0.0.1:3".into(),
             auth: HeaderMap::new(),
         };
-        let cases = all(&servers, &customer_bodies("t", 2));
+        let cases = all(&servers, &customer_bodies("t", 2), &[]);
         for ratio in RATIOS {
             assert!(cases.iter().any(|c| c.name == ratio.case), "{}", ratio.case);
             assert!(

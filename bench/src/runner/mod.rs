@@ -33,6 +33,9 @@ const READY_WITHIN: Duration = Duration::from_secs(90);
 /// than this many seconds of load); a run faster than that reuses emails, which shows as
 /// 409s and a warning.
 const MAX_CREATES_PER_SECOND: f64 = 8000.0;
+/// Fresh invoices are made for this many cold PDF renders per second; a faster run asks
+/// some twice, which shows as a warning.
+const MAX_COLD_RENDERS_PER_SECOND: f64 = 1500.0;
 
 #[derive(Debug, Clone, Parser)]
 #[command(about = "Benchmark both services against bare reference handlers (run by scripts/bench)")]
@@ -116,7 +119,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let body_count = ((seconds + warmup).as_secs_f64() * MAX_CREATES_PER_SECOND).ceil() as usize;
     let bodies = cases::customer_bodies(&run_tag(), body_count.max(10_000));
-    let mut selected = cases::all(&servers, &bodies);
+    let mut selected = cases::all(&servers, &bodies, &[]);
     if !args.cases.is_empty() {
         let known: Vec<&str> = selected.iter().map(|c| c.name).collect();
         for name in &args.cases {
@@ -130,6 +133,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut warnings = Vec::new();
     eprintln!("bench: waiting for the services' sample data and the reference server");
     wait_until_ready(&servers).await?;
+    if let Some(cold) = selected.iter_mut().find(|c| c.name == "invoice_pdf_cold") {
+        let count = ((seconds + warmup).as_secs_f64() * MAX_COLD_RENDERS_PER_SECOND).ceil();
+        eprintln!("bench: {count} drafts for the cold PDF renders");
+        cold.urls = fresh_pdf_urls(&servers, count as usize).await?;
+    }
     warnings.extend(fill_invoice_cache(&servers).await?);
     tokio::time::sleep(pause).await;
     let idle: Vec<process::Memory> = watched
@@ -147,6 +155,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         let (report, service_rss_kib) =
             measure(case, &servers, &args, seconds, warmup, &watched).await?;
+        if case.unique_urls && report.sent > case.urls.len() as u64 {
+            warnings.push(format!(
+                "{}: {} requests for {} distinct URLs; repeats were answered from the cache",
+                case.name,
+                report.sent,
+                case.urls.len()
+            ));
+        }
         if case.unique_bodies && report.sent > case.bodies.len() as u64 {
             warnings.push(format!(
                 "{}: {} requests for {} distinct bodies; repeats may have been refused",
@@ -315,6 +331,38 @@ async fn wait_until_ready(servers: &Servers) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Makes `count` drafts (for the sample customers) and answers their PDF URLs.
+async fn fresh_pdf_urls(servers: &Servers, count: usize) -> anyhow::Result<Vec<String>> {
+    const AT_ONCE: usize = 32;
+    let mut headers = servers.auth.clone();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let url = format!("{}/invoices", servers.invoice);
+    let mut urls = Vec::with_capacity(count);
+    while urls.len() < count {
+        let mut batch = tokio::task::JoinSet::new();
+        for n in urls.len()..count.min(urls.len() + AT_ONCE) {
+            let body = cases::invoice_body(&cases::sample_customer_id(n % SAMPLE_COUNT));
+            let (url, headers) = (url.clone(), headers.clone());
+            batch.spawn(async move { load::fetch(Method::POST, &url, &headers, body).await });
+        }
+        while let Some(created) = batch.join_next().await {
+            let created = created??;
+            if created.status != StatusCode::CREATED {
+                bail!(
+                    "POST /invoices answered {} while making drafts",
+                    created.status
+                );
+            }
+            let answer: serde_json::Value = serde_json::from_slice(&created.body)?;
+            let id = answer["id"]
+                .as_str()
+                .context("POST /invoices answered no id")?;
+            urls.push(format!("{}/invoices/{id}/pdf", servers.invoice));
+        }
+    }
+    Ok(urls)
 }
 
 /// Reads every sample invoice until it comes from the cache; warns about any that does not.

@@ -31,6 +31,7 @@ pub fn router(customers: Customers, guards: Guards) -> Router {
     service_kit::http::service_router(
         crate::SERVICE,
         business,
+        Router::new(),
         get(ready::ready),
         <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         guards,

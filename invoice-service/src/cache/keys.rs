@@ -11,6 +11,12 @@ pub fn invoice(prefix: &str, id: ObjectId) -> String {
     key
 }
 
+/// `<prefix>document:<24 hex>:<tag>`: a document is never changed, only replaced by one
+/// under a new tag.
+pub fn document(prefix: &str, id: ObjectId, tag: &str) -> String {
+    format!("{prefix}document:{}:{}", id.to_hex(), tag.trim_matches('"'))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

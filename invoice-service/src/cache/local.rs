@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use bson::oid::ObjectId;
 use moka::Expiry;
 use moka::future::Cache;
@@ -27,8 +28,12 @@ impl Expiry<ObjectId, Entry> for EntryTtl {
     }
 }
 
+/// The bytes of drawn documents the in-process cache keeps at most.
+const DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
+
 pub struct LocalCache {
     entries: Cache<ObjectId, Entry>,
+    documents: Cache<(ObjectId, String), Bytes>,
 }
 
 impl LocalCache {
@@ -38,7 +43,19 @@ impl LocalCache {
                 .max_capacity(max_entries)
                 .expire_after(EntryTtl)
                 .build(),
+            documents: Cache::builder()
+                .max_capacity(DOCUMENT_BYTES)
+                .weigher(|_, document: &Bytes| u32::try_from(document.len()).unwrap_or(u32::MAX))
+                .build(),
         }
+    }
+
+    pub async fn get_document(&self, id: ObjectId, tag: &str) -> Option<Bytes> {
+        self.documents.get(&(id, tag.to_owned())).await
+    }
+
+    pub async fn put_document(&self, id: ObjectId, tag: &str, document: Bytes) {
+        self.documents.insert((id, tag.to_owned()), document).await;
     }
 
     pub async fn get(&self, id: ObjectId) -> Lookup {

@@ -112,6 +112,23 @@ impl InvoiceCache {
         }
     }
 
+    /// A drawn document of invoice `id` under its `tag`; `None` when not cached or the
+    /// cache cannot be reached (the caller draws it again).
+    pub async fn get_document(&self, id: ObjectId, tag: &str) -> Option<Bytes> {
+        match self {
+            InvoiceCache::Redis(cache) => cache.get_document(id, tag).await,
+            InvoiceCache::Local(cache) => cache.get_document(id, tag).await,
+        }
+    }
+
+    /// Keeps a drawn document, best effort.
+    pub async fn put_document(&self, id: ObjectId, tag: &str, document: Bytes) {
+        match self {
+            InvoiceCache::Redis(cache) => cache.put_document(id, tag, document).await,
+            InvoiceCache::Local(cache) => cache.put_document(id, tag, document).await,
+        }
+    }
+
     /// Whether the cache answers, for `/ready`.
     pub async fn ping(&self) -> bool {
         match self {

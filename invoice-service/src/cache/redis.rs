@@ -21,6 +21,9 @@ use super::{CacheUnavailable, Entry, Lookup, keys};
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(200);
 /// How long Redis is bypassed after a failure.
 const BREAKER_OPEN_FOR: Duration = Duration::from_millis(1000);
+/// How long a drawn document is kept; a newer version is a new key, so this only bounds
+/// the memory old versions hold.
+const DOCUMENT_TTL_SECONDS: u64 = 24 * 3600;
 /// How often unpublished writes are retried.
 const RETRY_EVERY: Duration = Duration::from_millis(250);
 
@@ -111,6 +114,30 @@ impl RedisCache {
             tracing::warn!(%error, invoice = %id, "cache update deferred");
             metrics::counter!("cache_deferred_writes_total").increment(1);
             self.inner.defer(id, entry);
+        }
+    }
+
+    pub async fn get_document(&self, id: ObjectId, tag: &str) -> Option<Bytes> {
+        let inner = &self.inner;
+        if !inner.breaker_closed() {
+            return None;
+        }
+        let mut connection = inner.connection.clone();
+        let key = keys::document(&inner.prefix, id, tag);
+        let value: Option<Vec<u8>> = inner.bounded(connection.get(key)).await.ok()?;
+        value.map(Bytes::from)
+    }
+
+    pub async fn put_document(&self, id: ObjectId, tag: &str, document: Bytes) {
+        let inner = &self.inner;
+        if !inner.breaker_closed() {
+            return;
+        }
+        let mut connection = inner.connection.clone();
+        let key = keys::document(&inner.prefix, id, tag);
+        let stored = connection.set_ex::<_, _, ()>(key, document.as_ref(), DOCUMENT_TTL_SECONDS);
+        if let Err(error) = inner.bounded(stored).await {
+            tracing::debug!(%error, "document not cached");
         }
     }
 

@@ -18,6 +18,33 @@ impl Currency {
         }
         Ok(Self(code))
     }
+
+    /// Digits after the decimal point of its minor unit: USD 2, JPY 0, KWD 3.
+    pub fn exponent(&self) -> u32 {
+        iso_currency::Currency::from_code(&self.0)
+            .and_then(|c| c.exponent())
+            .map_or(0, u32::from)
+    }
+
+    /// The symbol written before an amount, where one symbol means this currency alone;
+    /// `None` where only the code is unambiguous (`$` is also CAD's, `kr` SEK's and NOK's).
+    pub fn symbol(&self) -> Option<&'static str> {
+        Some(match self.0.as_str() {
+            "USD" => "$",
+            "EUR" => "€",
+            "GBP" => "£",
+            "JPY" => "¥",
+            "INR" => "₹",
+            "KRW" => "₩",
+            "ILS" => "₪",
+            "NGN" => "₦",
+            "PHP" => "₱",
+            "UAH" => "₴",
+            "VND" => "₫",
+            "TRY" => "₺",
+            _ => return None,
+        })
+    }
 }
 
 service_kit::validated_string!(Currency);
@@ -31,5 +58,14 @@ mod tests {
         assert_eq!(Currency::parse(" usd ").unwrap().as_str(), "USD");
         assert!(Currency::parse("XXY").is_err());
         assert!(serde_json::from_str::<Currency>("\"ZZZ\"").is_err());
+    }
+
+    #[test]
+    fn exponents_come_from_iso_4217() {
+        let exponent = |code| Currency::parse(code).unwrap().exponent();
+        assert_eq!(
+            (exponent("USD"), exponent("JPY"), exponent("KWD")),
+            (2, 0, 3)
+        );
     }
 }

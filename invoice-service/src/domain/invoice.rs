@@ -93,6 +93,10 @@ pub struct Invoice {
     pub finalized_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub voided_at: Option<DateTime<Utc>>,
+    /// The customer's page for this invoice, opened without an API key: given at finalize,
+    /// its last segment an unguessable token; null while draft.
+    #[serde(default)]
+    pub hosted_invoice_url: Option<String>,
     /// Bumped by every write. Not part of the API: a write succeeds only on the version it
     /// read, and the cache refuses a fill older than what it holds.
     #[serde(skip, default = "service_kit::store::first_version")]
@@ -163,6 +167,15 @@ impl Invoice {
             Transition::MarkUncollectible => {}
         }
         Ok(next)
+    }
+
+    /// The secret last segment of [`Invoice::hosted_invoice_url`], which the hosted page's
+    /// link must present.
+    pub fn hosted_token(&self) -> Option<&str> {
+        let url = self.hosted_invoice_url.as_deref()?;
+        url.rsplit_once('/')
+            .map(|(_, token)| token)
+            .filter(|t| !t.is_empty())
     }
 
     /// Whether it may be deleted.

@@ -14,5 +14,5 @@ pub use invoice::{CustomerSnapshot, Invoice, InvoiceError, Status, Transition};
 pub use line_item::{
     LineItem, LineItemFields, MAX_DESCRIPTION_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_UNIT_AMOUNT,
 };
-pub use money::{Totals, compute_totals};
+pub use money::{Totals, compute_totals, format_money};
 pub use request::{InvoiceChanges, InvoiceFields, InvoiceUpdate, MAX_TAX_RATE_BPS, NewInvoice};

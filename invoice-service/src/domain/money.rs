@@ -3,6 +3,7 @@
 //! tax at most 100%) the totals stay below 2 × 10^18 and always fit; the tax's
 //! intermediate product is taken in 128 bits so that it does not overflow first.
 
+use super::currency::Currency;
 use super::line_item::LineItem;
 
 /// What an invoice adds up to.
@@ -30,9 +31,61 @@ pub fn compute_totals(items: &[LineItem], tax_rate_bps: u32) -> Option<Totals> {
     })
 }
 
+/// An amount in minor units as a person reads it: the currency's own number of decimals,
+/// thousands grouped, its symbol or else its code: `$14,500.00`, `¥1,234`, `KWD 1.250`.
+/// Integer arithmetic only.
+pub fn format_money(minor: i64, currency: &Currency) -> String {
+    let exponent = currency.exponent();
+    let digits = minor.unsigned_abs().to_string();
+    let split = digits.len().saturating_sub(exponent as usize);
+    let (units, fraction) = digits.split_at(split);
+    let units = if units.is_empty() { "0" } else { units };
+    let mut text = String::with_capacity(digits.len() + 12);
+    if minor < 0 {
+        text.push('-');
+    }
+    match currency.symbol() {
+        Some(symbol) => text.push_str(symbol),
+        None => {
+            text.push_str(currency.as_str());
+            text.push('\u{a0}');
+        }
+    }
+    for (i, digit) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    if exponent > 0 {
+        text.push('.');
+        for _ in fraction.len()..exponent as usize {
+            text.push('0');
+        }
+        text.push_str(fraction);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn money(minor: i64, code: &str) -> String {
+        format_money(minor, &Currency::parse(code).unwrap())
+    }
+
+    #[test]
+    fn money_is_formatted_by_the_currencys_exponent() {
+        assert_eq!(money(1_450_000, "USD"), "$14,500.00");
+        assert_eq!(money(5, "USD"), "$0.05");
+        assert_eq!(money(0, "EUR"), "€0.00");
+        assert_eq!(money(1_234_567, "JPY"), "¥1,234,567");
+        assert_eq!(money(1_250, "KWD"), "KWD\u{a0}1.250");
+        assert_eq!(money(7, "KWD"), "KWD\u{a0}0.007");
+        assert_eq!(money(-199_900, "CAD"), "-CAD\u{a0}1,999.00");
+        assert_eq!(money(i64::MIN, "USD"), "-$92,233,720,368,547,758.08");
+    }
 
     fn item(quantity: u32, unit_amount: i64) -> LineItem {
         LineItem {

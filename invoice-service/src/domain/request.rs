@@ -109,6 +109,7 @@ impl NewInvoice {
             finalized_at: None,
             paid_at: None,
             voided_at: None,
+            hosted_invoice_url: None,
             version: 1,
         }
     }

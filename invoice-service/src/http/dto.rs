@@ -207,7 +207,17 @@ pub struct InvoiceSchema {
     finalized_at: Option<DateTime<Utc>>,
     paid_at: Option<DateTime<Utc>>,
     voided_at: Option<DateTime<Utc>>,
+    /// The customer's page for this invoice (HTML, with a link to its PDF), opened without
+    /// an API key; given at finalize, null while draft.
+    #[schema(format = "uri")]
+    hosted_invoice_url: Option<String>,
 }
+
+/// An invoice's PDF document, as bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct InvoicePdf(Vec<u8>);
 
 /// A page of invoices.
 pub type InvoiceList = Page<InvoiceSchema>;

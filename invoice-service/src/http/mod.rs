@@ -1,6 +1,7 @@
 //! The HTTP surface of invoice-service: routes extract, call the application layer and
 //! answer.
 
+pub mod documents;
 pub mod dto;
 pub mod invoices;
 pub mod openapi;
@@ -33,7 +34,16 @@ pub fn router(invoices: Invoices, guards: Guards) -> Router {
         .route(
             "/invoices/{id}/mark_uncollectible",
             post(invoices::mark_invoice_uncollectible),
-        );
+        )
+        .route("/invoices/{id}/pdf", get(documents::get_invoice_pdf));
+    // The customer's links: the token in the path is the credential, so no API key.
+    // Anything else under `/i` is the same bare 404 a wrong token gets.
+    let hosted = Router::new()
+        .route("/assets/{file}", get(documents::hosted_font))
+        .route("/{id}/{token}", get(documents::hosted_page))
+        .route("/{id}/{token}/pdf", get(documents::hosted_pdf))
+        .fallback(documents::hosted_not_found);
+    let hosted = Router::new().nest("/i", hosted);
     #[cfg(feature = "test-hooks")]
     let extra_metrics = Some(instance_metrics(&invoices));
     #[cfg(not(feature = "test-hooks"))]
@@ -41,6 +51,7 @@ pub fn router(invoices: Invoices, guards: Guards) -> Router {
     service_kit::http::service_router(
         crate::SERVICE,
         business,
+        hosted,
         get(ready::ready),
         <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         guards,

@@ -6,7 +6,7 @@ use service_kit::openapi::Shared;
 use utoipa::OpenApi;
 
 use super::dto::LineItemInput;
-use super::{invoices, ready};
+use super::{documents, invoices, ready};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use super::{invoices, ready};
         invoices::pay_invoice,
         invoices::void_invoice,
         invoices::mark_invoice_uncollectible,
+        documents::get_invoice_pdf,
         ready::ready,
     ),
     components(schemas(LineItemInput)),
@@ -64,6 +65,7 @@ mod tests {
                     ("/invoices/{id}/pay", &["post"]),
                     ("/invoices/{id}/void", &["post"]),
                     ("/invoices/{id}/mark_uncollectible", &["post"]),
+                    ("/invoices/{id}/pdf", &["get"]),
                 ],
                 closed: &["CreateInvoice", "UpdateInvoice", "LineItemInput"],
                 describes: ("Invoice", serde_json::to_value(invoice).unwrap()),

@@ -19,6 +19,8 @@ error_responses! {
     pub TransitionErrors = [GUARDED, BY_ID, IDEMPOTENT, CONTENDED, &[INVALID_TRANSITION]];
     /// Deleting a draft.
     pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, &[INVALID_TRANSITION]];
+    /// An invoice's PDF.
+    pub DocumentErrors = [GUARDED, BY_ID];
     /// Listing invoices.
     pub ListErrors = [GUARDED, QUERY];
     /// `GET /ready`.

@@ -46,6 +46,8 @@ struct InvoiceDocument {
     paid_at: Option<DateTime<Utc>>,
     #[serde(default, with = "opt_datetime")]
     voided_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hosted_invoice_url: Option<String>,
     version: i64,
 }
 
@@ -74,6 +76,7 @@ impl From<&Invoice> for InvoiceDocument {
             finalized_at: i.finalized_at,
             paid_at: i.paid_at,
             voided_at: i.voided_at,
+            hosted_invoice_url: i.hosted_invoice_url.clone(),
             version: i.version,
         }
     }
@@ -103,6 +106,7 @@ impl From<InvoiceDocument> for Invoice {
             finalized_at: d.finalized_at,
             paid_at: d.paid_at,
             voided_at: d.voided_at,
+            hosted_invoice_url: d.hosted_invoice_url,
             version: d.version,
         }
     }

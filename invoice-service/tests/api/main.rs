@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
 mod cache;
+mod documents;
 mod faults;
 mod helpers;
 mod injection;

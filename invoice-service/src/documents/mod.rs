@@ -1,0 +1,164 @@
+//! Invoice documents: the PDF and the customer's hosted page, both drawn from one
+//! [`view::View`] of an invoice and the seller's details.
+//!
+//! A document is identified by a digest of the invoice JSON it was drawn from (and of the
+//! seller's details): a new state of the invoice gives a new digest, so a cached document
+//! can never be an old one, and the digest is the document's `ETag`. PDFs are cached under
+//! it (Redis when configured, in process otherwise); pages are cheap and drawn each time.
+
+mod font;
+mod page;
+mod pdf;
+mod view;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use bson::oid::ObjectId;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::cache::InvoiceCache;
+use crate::domain::Invoice;
+
+pub use font::FILES as FONT_FILES;
+
+/// The seller's own details, printed on every document.
+#[derive(Debug, Clone, Default)]
+pub struct Seller {
+    pub name: String,
+    pub address: Vec<String>,
+    pub tax_id: Option<String>,
+    pub footer: Option<String>,
+    /// A PNG or JPEG, shown on the hosted page.
+    pub logo: Option<Logo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub media_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// A document could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("invoice document: {0}")]
+pub struct DocumentError(pub String);
+
+/// A drawn document and its `ETag` (quoted, as the header carries it).
+pub struct Rendered {
+    pub bytes: Bytes,
+    pub etag: String,
+}
+
+pub struct Documents {
+    seller: Arc<Seller>,
+    public_url: String,
+    /// Digest of everything besides the invoice that shapes a document.
+    fingerprint: [u8; 32],
+    logo_uri: Option<String>,
+    cache: Arc<InvoiceCache>,
+    /// Renders at once, at most one per core: a burst of cold renders queues here instead
+    /// of taking every blocking thread.
+    renders: Semaphore,
+}
+
+/// Where the hosted page loads the documents' fonts from (a route of `crate::http`).
+pub const FONT_BASE: &str = "/i/assets/";
+
+impl Documents {
+    /// `public_url` is the service's address as customers reach it, for hosted links.
+    pub fn new(seller: Seller, public_url: &str, cache: Arc<InvoiceCache>) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(env!("CARGO_PKG_VERSION"));
+        digest.update(format!("{seller:?}"));
+        let logo_uri = seller.logo.as_ref().map(|logo| {
+            use base64::Engine;
+            let data = base64::engine::general_purpose::STANDARD.encode(&logo.bytes);
+            format!("data:{};base64,{data}", logo.media_type)
+        });
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            seller: Arc::new(seller),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            fingerprint: digest.finalize().into(),
+            logo_uri,
+            cache,
+            renders: Semaphore::new(cores),
+        }
+    }
+
+    /// A new hosted link for invoice `id`: its last segment 32 random bytes, in hex.
+    pub fn new_hosted_url(&self, id: ObjectId) -> String {
+        let token: [u8; 32] = rand::rng().random();
+        format!(
+            "{}/i/{}/{}",
+            self.public_url,
+            id.to_hex(),
+            hex::encode(token)
+        )
+    }
+
+    /// The `ETag` of the documents drawn from this invoice JSON.
+    pub fn etag(&self, json: &[u8]) -> String {
+        let mut digest = Sha256::new();
+        digest.update(self.fingerprint);
+        digest.update(json);
+        let digest = digest.finalize();
+        format!("\"{}\"", hex::encode(&digest[..16]))
+    }
+
+    /// The invoice's PDF, from the cache when this version was drawn before.
+    pub async fn pdf(&self, id: ObjectId, json: &Bytes) -> Result<Rendered, DocumentError> {
+        let etag = self.etag(json);
+        if let Some(bytes) = self.cache.get_document(id, &etag).await {
+            metrics::counter!("document_cache_hits_total").increment(1);
+            return Ok(Rendered { bytes, etag });
+        }
+        metrics::counter!("document_renders_total").increment(1);
+        let invoice = parse(json)?;
+        let _permit = self
+            .renders
+            .acquire()
+            .await
+            .map_err(|e| DocumentError(e.to_string()))?;
+        let seller = Arc::clone(&self.seller);
+        let bytes = tokio::task::spawn_blocking(move || render_pdf(&invoice, &seller))
+            .await
+            .map_err(|e| DocumentError(format!("render task: {e}")))??;
+        let bytes = Bytes::from(bytes);
+        self.cache.put_document(id, &etag, bytes.clone()).await;
+        Ok(Rendered { bytes, etag })
+    }
+
+    /// The hosted page of `invoice`, whose JSON is `json`, linking to `pdf_href`.
+    pub fn page(&self, json: &Bytes, pdf_href: &str) -> Result<Rendered, DocumentError> {
+        let invoice = parse(json)?;
+        let view = view::View::of(&invoice, &self.seller);
+        let html = page::HostedPage {
+            view: &view,
+            pdf_href,
+            font_base: FONT_BASE,
+            logo: self.logo_uri.as_deref(),
+        }
+        .render()
+        .map_err(|e| DocumentError(format!("page: {e}")))?;
+        Ok(Rendered {
+            bytes: Bytes::from(html),
+            etag: self.etag(json),
+        })
+    }
+}
+
+/// Draws the PDF of `invoice`; the same invoice and seller always give the same bytes.
+pub fn render_pdf(invoice: &Invoice, seller: &Seller) -> Result<Vec<u8>, DocumentError> {
+    let fonts = font::fonts().ok_or_else(|| DocumentError("the built-in fonts".into()))?;
+    pdf::render(&view::View::of(invoice, seller), fonts)
+}
+
+/// The invoice behind cached JSON: the document needs its fields, not just its text.
+pub fn parse(json: &[u8]) -> Result<Invoice, DocumentError> {
+    serde_json::from_slice(json).map_err(|e| DocumentError(format!("invoice JSON: {e}")))
+}
