@@ -1,7 +1,7 @@
-//! Writes the PDF of every sample invoice to a folder, to look at:
-//! `cargo run -p invoice-service --example render_sample -- /tmp/invoices`.
+//! Writes the PDF of every sample invoice to a folder, to look at (a logo optional):
+//! `cargo run -p invoice-service --example render_sample -- /tmp/invoices [logo.png]`.
 
-use invoice_service::documents::{Seller, render_pdf};
+use invoice_service::documents::{Logo, Seller, render_pdf};
 use invoice_service::domain::Invoice;
 
 fn main() -> anyhow::Result<()> {
@@ -14,7 +14,10 @@ fn main() -> anyhow::Result<()> {
         address: vec!["Hauptstraße 5".into(), "10115 Berlin, Germany".into()],
         tax_id: Some("DE123456789".into()),
         footer: Some("Thank you for your business. Payment within 30 days.".into()),
-        logo: None,
+        logo: match std::env::args().nth(2) {
+            Some(path) => Some(Logo::parse(std::fs::read(path)?).map_err(anyhow::Error::msg)?),
+            None => None,
+        },
     };
     let invoices: Vec<Invoice> = service_kit::seed::parse(invoice_service::seed::SAMPLE)?;
     for invoice in &invoices {

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use service_kit::Common;
 use service_kit::config::{optional, parse_or};
 
-use crate::documents::{Logo, Seller};
+use crate::documents::{Logo, MAX_ADDRESS_LINES, Seller};
 
 #[derive(Clone)]
 pub struct Settings {
@@ -58,38 +58,41 @@ impl Settings {
     }
 }
 
-/// `SELLER_NAME`, `SELLER_ADDRESS` (lines separated by newlines or `\n`), `SELLER_TAX_ID`,
-/// `INVOICE_FOOTER` and `SELLER_LOGO` (the path of a PNG or JPEG file, read at start).
+/// `SELLER_NAME`, `SELLER_ADDRESS` (up to four lines separated by newlines or `\n`),
+/// `SELLER_TAX_ID`, `INVOICE_FOOTER` and `SELLER_LOGO` (the path of a PNG or JPEG file, read
+/// and checked at start).
 fn seller_from_env() -> anyhow::Result<Seller> {
     let logo = match optional("SELLER_LOGO") {
         None => None,
         Some(path) => {
             let bytes = std::fs::read(&path)
                 .map_err(|e| anyhow::anyhow!("SELLER_LOGO {path} cannot be read: {e}"))?;
-            let media_type = match bytes.get(..4) {
-                Some([0x89, b'P', b'N', b'G']) => "image/png",
-                Some([0xFF, 0xD8, 0xFF, _]) => "image/jpeg",
-                _ => anyhow::bail!("SELLER_LOGO {path} is neither a PNG nor a JPEG file"),
-            };
             if bytes.len() > MAX_LOGO_BYTES {
                 anyhow::bail!("SELLER_LOGO {path} is over {MAX_LOGO_BYTES} bytes");
             }
-            Some(Logo { media_type, bytes })
+            Some(Logo::parse(bytes).map_err(|e| anyhow::anyhow!("SELLER_LOGO {path} {e}"))?)
         }
     };
+    let address: Vec<String> = optional("SELLER_ADDRESS")
+        .map(|address| {
+            address
+                .replace("\\n", "\n")
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if address.len() > MAX_ADDRESS_LINES {
+        anyhow::bail!(
+            "SELLER_ADDRESS has {} lines; at most {MAX_ADDRESS_LINES}",
+            address.len()
+        );
+    }
     Ok(Seller {
         name: optional("SELLER_NAME").unwrap_or_else(|| "Billing System Demo Ltd".to_owned()),
-        address: optional("SELLER_ADDRESS")
-            .map(|address| {
-                address
-                    .replace("\\n", "\n")
-                    .lines()
-                    .map(str::trim)
-                    .filter(|line| !line.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        address,
         tax_id: optional("SELLER_TAX_ID"),
         footer: optional("INVOICE_FOOTER"),
         logo,

@@ -29,17 +29,68 @@ pub use font::FILES as FONT_FILES;
 #[derive(Debug, Clone, Default)]
 pub struct Seller {
     pub name: String,
+    /// At most [`MAX_ADDRESS_LINES`].
     pub address: Vec<String>,
     pub tax_id: Option<String>,
     pub footer: Option<String>,
-    /// A PNG or JPEG, shown on the hosted page.
     pub logo: Option<Logo>,
 }
 
-#[derive(Debug, Clone)]
+/// The most address lines the documents' head has room for.
+pub const MAX_ADDRESS_LINES: usize = 4;
+
+impl Seller {
+    /// Feeds everything the documents show of the seller into `digest`.
+    fn digest_into(&self, digest: &mut Sha256) {
+        let fields = [Some(&self.name), self.tax_id.as_ref(), self.footer.as_ref()];
+        for field in fields.into_iter().chain(self.address.iter().map(Some)) {
+            let field = field.map_or("", String::as_str);
+            digest.update((field.len() as u64).to_le_bytes());
+            digest.update(field);
+        }
+        if let Some(logo) = &self.logo {
+            digest.update(logo.bytes.as_slice());
+        }
+    }
+}
+
+/// The seller's logo: a PNG or a JPEG, checked when the service starts.
+#[derive(Clone)]
 pub struct Logo {
     pub media_type: &'static str,
-    pub bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
+}
+
+impl Logo {
+    /// `bytes` when they are a PNG or JPEG image the PDF writer reads.
+    pub fn parse(bytes: Vec<u8>) -> Result<Self, String> {
+        let media_type = match bytes.get(..4) {
+            Some([0x89, b'P', b'N', b'G']) => "image/png",
+            Some([0xFF, 0xD8, 0xFF, _]) => "image/jpeg",
+            _ => return Err("is neither a PNG nor a JPEG file".to_owned()),
+        };
+        let logo = Self {
+            media_type,
+            bytes: Arc::new(bytes),
+        };
+        logo.image()
+            .map_err(|e| format!("cannot be read as an image: {e}"))?;
+        Ok(logo)
+    }
+
+    fn image(&self) -> Result<krilla::image::Image, String> {
+        let data = krilla::Data::from(Arc::clone(&self.bytes));
+        match self.media_type {
+            "image/png" => krilla::image::Image::from_png(data, true),
+            _ => krilla::image::Image::from_jpeg(data, true),
+        }
+    }
+}
+
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Logo({}, {} bytes)", self.media_type, self.bytes.len())
+    }
 }
 
 /// A document could not be drawn.
@@ -73,10 +124,10 @@ impl Documents {
     pub fn new(seller: Seller, public_url: &str, cache: Arc<InvoiceCache>) -> Self {
         let mut digest = Sha256::new();
         digest.update(env!("CARGO_PKG_VERSION"));
-        digest.update(format!("{seller:?}"));
+        seller.digest_into(&mut digest);
         let logo_uri = seller.logo.as_ref().map(|logo| {
             use base64::Engine;
-            let data = base64::engine::general_purpose::STANDARD.encode(&logo.bytes);
+            let data = base64::engine::general_purpose::STANDARD.encode(logo.bytes.as_slice());
             format!("data:{};base64,{data}", logo.media_type)
         });
         let cores = std::thread::available_parallelism().map_or(1, usize::from);

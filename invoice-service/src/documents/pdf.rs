@@ -4,15 +4,15 @@
 
 use krilla::Document;
 use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect, Transform};
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
 use krilla::surface::Surface;
 
-use super::DocumentError;
 use super::font::Fonts;
 use super::view::{Line, View};
+use super::{DocumentError, Logo};
 
 const WIDTH: f32 = 595.28;
 const HEIGHT: f32 = 841.89;
@@ -112,7 +112,10 @@ fn row_height(lines: &[String]) -> f32 {
     lines.len().max(1) as f32 * ROW_LEADING + ROW_GAP
 }
 
-const FIRST_TABLE_Y: f32 = 250.0;
+/// Where the table starts on the first page, below the tallest head.
+const FIRST_TABLE_Y: f32 = 280.0;
+const LOGO_HEIGHT: f32 = 40.0;
+const LOGO_WIDTH: f32 = 160.0;
 const TABLE_HEAD_HEIGHT: f32 = 24.0;
 
 /// Greedy line breaking at spaces; a word wider than the column (or text in a script
@@ -242,6 +245,9 @@ impl Pen<'_, '_> {
     fn head(&mut self, view: &View<'_>) -> f32 {
         let seller = view.seller;
         let mut y = MARGIN + 14.0;
+        if let Some(logo) = &seller.logo {
+            y += self.logo(logo) + 12.0;
+        }
         self.text(
             MARGIN,
             y,
@@ -332,7 +338,27 @@ impl Pen<'_, '_> {
             view.customer_email,
             Align::Left,
         );
-        (y + 30.0).max(FIRST_TABLE_Y)
+        // The seller's address is at most four lines and the logo at most LOGO_HEIGHT, so
+        // the head always ends above the table's fixed place.
+        let _ = y;
+        FIRST_TABLE_Y
+    }
+
+    /// The seller's logo at the top left, at most LOGO_HEIGHT high and LOGO_WIDTH wide;
+    /// answers the height it took.
+    fn logo(&mut self, logo: &Logo) -> f32 {
+        let Ok(image) = logo.image() else { return 0.0 };
+        let (width, height) = image.size();
+        let (width, height) = (width.max(1) as f32, height.max(1) as f32);
+        let scale = (LOGO_HEIGHT / height).min(LOGO_WIDTH / width);
+        let Some(size) = Size::from_wh(width * scale, height * scale) else {
+            return 0.0;
+        };
+        self.surface
+            .push_transform(&Transform::from_translate(MARGIN, MARGIN));
+        self.surface.draw_image(image, size);
+        self.surface.pop();
+        size.height()
     }
 
     fn table_head(&mut self, y: f32) -> f32 {

@@ -394,3 +394,68 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
         assert_eq!(response.text().await.unwrap(), "Not Found\n", "{probe}");
     }
 }
+
+/// A 48 × 24 blue PNG.
+const LOGO_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAADAAAAAYCAIAAAAzn+mLAAAALElEQVR42u3OAQkAAAgDsCcxi42taA3BwQIs1XNKhISEhISEhISEhISEfoUWASW6vbOmqZwAAAAASUVORK5CYII=";
+
+#[tokio::test]
+async fn the_sellers_logo_is_on_both_documents() {
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(LOGO_PNG)
+        .unwrap();
+    let customers_dir = scratch_dir();
+    let customers = spawn_customer_service(customer_settings(customers_dir.path())).await;
+    let data_dir = scratch_dir();
+    let mut settings = invoice_settings(&customers.base, data_dir.path());
+    settings.seller.logo = Some(invoice_service::documents::Logo::parse(png).unwrap());
+    let invoices = spawn_invoice_service(settings).await;
+    let app = test_support::Client::new(&invoices.base);
+    let customer: Value = test_support::Client::new(&customers.base)
+        .post(
+            "/customers",
+            &json!({"name": "Logo", "email": "logo@example.com"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = crate::helpers::invoice_body(customer["id"].as_str().unwrap());
+    let (_, created) = status_and_json(app.post("/invoices", &body).await).await;
+    let id = created["id"].as_str().unwrap();
+    let (_, finalized) =
+        status_and_json(app.post_empty(&format!("/invoices/{id}/finalize")).await).await;
+
+    let pdf = app
+        .get(&format!("/invoices/{id}/pdf"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let images = pdf_images(&pdf);
+    assert!(
+        images.contains(" 48 ") && images.contains(" 24 "),
+        "{images}"
+    );
+
+    let url = finalized["invoice"]["hosted_invoice_url"].as_str().unwrap();
+    let path = url.strip_prefix("http://invoices.test").unwrap();
+    let html = app.get(path).await.text().await.unwrap();
+    assert!(
+        html.contains("src=\"data:image/png;base64,iVBORw0KGgo"),
+        "the page shows the logo"
+    );
+}
+
+/// `pdfimages -list` of `pdf`: one line per image with its width and height.
+fn pdf_images(pdf: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), pdf).unwrap();
+    let output = Command::new("pdfimages")
+        .arg("-list")
+        .arg(file.path())
+        .output()
+        .expect("pdfimages (Debian's poppler-utils) is installed");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
