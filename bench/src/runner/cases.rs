@@ -99,7 +99,8 @@ pub struct Servers {
 }
 
 /// Every case, in the order it runs: reads before writes (writes grow the collections the
-/// reads search), each reference next to the service case it is compared with.
+/// reads search), each reference next to the service case it is compared with, and the
+/// documents last (their large answers would raise the memory peaks of the cases after them).
 /// `customer_bodies`: unique `POST /customers` bodies (each email once), also sent to the
 /// reference insert. `cold_pdfs`: PDF URLs of invoices nobody has asked a document of yet.
 pub fn all(servers: &Servers, customer_bodies: &[Bytes], cold_pdfs: &[String]) -> Vec<Case> {
@@ -131,21 +132,6 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes], cold_pdfs: &[String]) -
             Server::InvoiceService,
             each_sample(&|n| format!("{invoice}/invoices/{}", sample_invoice_id(n))),
         ),
-        Case::get(
-            "invoice_pdf_cached",
-            "GET /invoices/{id}/pdf (cached document)",
-            Server::InvoiceService,
-            each_sample(&|n| format!("{invoice}/invoices/{}/pdf", sample_invoice_id(n))),
-        ),
-        Case {
-            unique_urls: true,
-            ..Case::get(
-                "invoice_pdf_cold",
-                "GET /invoices/{id}/pdf (cold render)",
-                Server::InvoiceService,
-                cold_pdfs.to_vec(),
-            )
-        },
         Case::get(
             "reference_mongo_find_one",
             "ref: one MongoDB find_one",
@@ -194,6 +180,21 @@ pub fn all(servers: &Servers, customer_bodies: &[Bytes], cold_pdfs: &[String]) -
             format!("{invoice}/invoices"),
             Bodies::Reusable(invoice_bodies.collect()),
         ),
+        Case::get(
+            "invoice_pdf_cached",
+            "GET /invoices/{id}/pdf (cached document)",
+            Server::InvoiceService,
+            each_sample(&|n| format!("{invoice}/invoices/{}/pdf", sample_invoice_id(n))),
+        ),
+        Case {
+            unique_urls: true,
+            ..Case::get(
+                "invoice_pdf_cold",
+                "GET /invoices/{id}/pdf (cold render)",
+                Server::InvoiceService,
+                cold_pdfs.to_vec(),
+            )
+        },
     ]
 }
 

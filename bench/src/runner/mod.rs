@@ -133,11 +133,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut warnings = Vec::new();
     eprintln!("bench: waiting for the services' sample data and the reference server");
     wait_until_ready(&servers).await?;
-    if let Some(cold) = selected.iter_mut().find(|c| c.name == "invoice_pdf_cold") {
-        let count = ((seconds + warmup).as_secs_f64() * MAX_COLD_RENDERS_PER_SECOND).ceil();
-        eprintln!("bench: {count} drafts for the cold PDF renders");
-        cold.urls = fresh_pdf_urls(&servers, count as usize).await?;
-    }
     warnings.extend(fill_invoice_cache(&servers).await?);
     tokio::time::sleep(pause).await;
     let idle: Vec<process::Memory> = watched
@@ -146,7 +141,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
 
     let mut case_results = Vec::new();
-    for case in &selected {
+    for case in &mut selected {
+        if case.name == "invoice_pdf_cold" {
+            let count = ((seconds + warmup).as_secs_f64() * MAX_COLD_RENDERS_PER_SECOND).ceil();
+            eprintln!("bench: {count} drafts for the cold PDF renders");
+            case.urls = fresh_pdf_urls(&servers, count as usize).await?;
+            tokio::time::sleep(pause).await;
+        }
+        let case = &*case;
         eprintln!(
             "bench: {} ({} s + {} s warm-up)",
             case.label,
