@@ -12,7 +12,7 @@ use service_kit::{Page, StoreError};
 
 use crate::cache::{Entry, Found, InvoiceCache, ReadThrough, Ttl};
 use crate::customers::CustomerDirectory;
-use crate::documents::{Documents, Rendered};
+use crate::documents::{Answer, Documents};
 use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Transition};
 use crate::error::AppError;
 pub use crate::store::InvoiceQuery;
@@ -106,10 +106,10 @@ impl Invoices {
     }
 
     /// The invoice's PDF, drawn from its current state (read through the cache, so never
-    /// an older one).
-    pub async fn pdf(&self, id: ObjectId) -> Result<Rendered, AppError> {
+    /// an older one); only its tag when `held` says the asker has that version.
+    pub async fn pdf(&self, id: ObjectId, held: impl Fn(&str) -> bool) -> Result<Answer, AppError> {
         let found = self.read(id).await?.ok_or(AppError::NotFound)?;
-        Ok(self.documents.pdf(id, &found.invoice).await?)
+        Ok(self.documents.pdf(id, &found.invoice, held).await?)
     }
 
     /// The customer's page or PDF behind a hosted link; `None` unless `token` is the
@@ -119,7 +119,12 @@ impl Invoices {
         id: ObjectId,
         token: &str,
         document: HostedDocument,
-    ) -> Result<Option<Rendered>, AppError> {
+        held: impl Fn(&str) -> bool,
+    ) -> Result<Option<Answer>, AppError> {
+        // Only a well-formed token is worth a read of the invoice.
+        if !crate::documents::is_hosted_token(token) {
+            return Ok(None);
+        }
         let Some(found) = self.read(id).await? else {
             return Ok(None);
         };
@@ -134,10 +139,11 @@ impl Invoices {
             return Ok(None);
         }
         Ok(Some(match document {
-            HostedDocument::Pdf => self.documents.pdf(id, &found.invoice).await?,
-            HostedDocument::Page => self
-                .documents
-                .page(&found.invoice, &format!("{token}/pdf"))?,
+            HostedDocument::Pdf => self.documents.pdf(id, &found.invoice, held).await?,
+            HostedDocument::Page => {
+                self.documents
+                    .page(&found.invoice, &format!("{token}/pdf"), held)?
+            }
         }))
     }
 

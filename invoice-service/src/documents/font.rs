@@ -1,4 +1,4 @@
-//! The documents' fonts, built into the binary (`scripts/make-invoice-font` makes them):
+//! The documents' fonts, built into the binary (`scripts/make-invoice-font` makes both):
 //! DejaVu Sans for Latin, Greek, Cyrillic and symbols, and Noto Sans CJK JP for kana and the
 //! JIS level-1 kanji. Each character is set in the first font that has it. The PDF embeds
 //! only the glyphs it uses; the hosted page loads the same files, so both show names the
@@ -92,9 +92,10 @@ impl Face {
     }
 
     fn width(&self, text: &str, size: f32) -> f32 {
+        // A character the font lacks is drawn as its empty box, so it takes that room.
         let units: f32 = text
             .chars()
-            .filter_map(|c| self.charmap.map(c))
+            .map(|c| self.charmap.map(c).unwrap_or_default())
             .filter_map(|glyph| self.metrics.advance_width(glyph))
             .sum();
         units * size / self.units_per_em

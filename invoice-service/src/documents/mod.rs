@@ -104,6 +104,13 @@ pub struct Rendered {
     pub etag: String,
 }
 
+/// What asking for a document gives: the document, or only its `ETag` when the asker
+/// already holds that version (nothing drawn, nothing read from the cache).
+pub enum Answer {
+    Unchanged { etag: String },
+    Document(Rendered),
+}
+
 pub struct Documents {
     seller: Arc<Seller>,
     public_url: String,
@@ -113,17 +120,33 @@ pub struct Documents {
     cache: Arc<InvoiceCache>,
     /// Renders at once, at most one per core: a burst of cold renders queues here instead
     /// of taking every blocking thread.
-    renders: Semaphore,
+    renders: Arc<Semaphore>,
 }
 
-/// Where the hosted page loads the documents' fonts from (a route of `crate::http`).
-pub const FONT_BASE: &str = "/i/assets/";
+/// Where the hosted page (at `/i/{id}/{token}`) loads the documents' fonts from: the
+/// `/i/assets/` route of `crate::http`, relative so that a `PUBLIC_URL` with a path works.
+pub const FONT_BASE: &str = "../assets/";
+
+/// What besides the invoice and the seller shapes a document: the layout's code, the page
+/// template and the fonts. A build that draws differently gets new tags, so neither a
+/// cache shared between builds nor a browser keeps a document drawn the old way.
+const LAYOUT: [&[u8]; 4] = [
+    include_bytes!("pdf.rs"),
+    include_bytes!("view.rs"),
+    include_bytes!("../../templates/hosted_invoice.html"),
+    include_bytes!("../domain/money.rs"),
+];
 
 impl Documents {
     /// `public_url` is the service's address as customers reach it, for hosted links.
     pub fn new(seller: Seller, public_url: &str, cache: Arc<InvoiceCache>) -> Self {
         let mut digest = Sha256::new();
-        digest.update(env!("CARGO_PKG_VERSION"));
+        for part in LAYOUT
+            .iter()
+            .chain(font::FILES.iter().map(|(_, bytes, _)| bytes))
+        {
+            digest.update(part);
+        }
         seller.digest_into(&mut digest);
         let logo_uri = seller.logo.as_ref().map(|logo| {
             use base64::Engine;
@@ -137,13 +160,14 @@ impl Documents {
             fingerprint: digest.finalize().into(),
             logo_uri,
             cache,
-            renders: Semaphore::new(cores),
+            renders: Arc::new(Semaphore::new(cores)),
         }
     }
 
-    /// A new hosted link for invoice `id`: its last segment 32 random bytes, in hex.
+    /// A new hosted link for invoice `id`: its last segment [`HOSTED_TOKEN_BYTES`] random
+    /// bytes, in hex.
     pub fn new_hosted_url(&self, id: ObjectId) -> String {
-        let token: [u8; 32] = rand::rng().random();
+        let token: [u8; HOSTED_TOKEN_BYTES] = rand::rng().random();
         format!(
             "{}/i/{}/{}",
             self.public_url,
@@ -161,31 +185,54 @@ impl Documents {
         format!("\"{}\"", hex::encode(&digest[..16]))
     }
 
-    /// The invoice's PDF, from the cache when this version was drawn before.
-    pub async fn pdf(&self, id: ObjectId, json: &Bytes) -> Result<Rendered, DocumentError> {
+    /// The invoice's PDF, from the cache when this version was drawn before; only its tag
+    /// when `held` says the asker has that version.
+    pub async fn pdf(
+        &self,
+        id: ObjectId,
+        json: &Bytes,
+        held: impl Fn(&str) -> bool,
+    ) -> Result<Answer, DocumentError> {
         let etag = self.etag(json);
+        if held(&etag) {
+            return Ok(Answer::Unchanged { etag });
+        }
         if let Some(bytes) = self.cache.get_document(id, &etag).await {
             metrics::counter!("document_cache_hits_total").increment(1);
-            return Ok(Rendered { bytes, etag });
+            return Ok(Answer::Document(Rendered { bytes, etag }));
         }
         metrics::counter!("document_renders_total").increment(1);
         let invoice = parse(json)?;
-        let _permit = self
-            .renders
-            .acquire()
+        // Held by the render itself, so a request that gives up does not free its slot
+        // while the render goes on.
+        let permit = Arc::clone(&self.renders)
+            .acquire_owned()
             .await
             .map_err(|e| DocumentError(e.to_string()))?;
         let seller = Arc::clone(&self.seller);
-        let bytes = tokio::task::spawn_blocking(move || render_pdf(&invoice, &seller))
-            .await
-            .map_err(|e| DocumentError(format!("render task: {e}")))??;
+        let bytes = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            render_pdf(&invoice, &seller)
+        })
+        .await
+        .map_err(|e| DocumentError(format!("render task: {e}")))??;
         let bytes = Bytes::from(bytes);
         self.cache.put_document(id, &etag, bytes.clone()).await;
-        Ok(Rendered { bytes, etag })
+        Ok(Answer::Document(Rendered { bytes, etag }))
     }
 
-    /// The hosted page of `invoice`, whose JSON is `json`, linking to `pdf_href`.
-    pub fn page(&self, json: &Bytes, pdf_href: &str) -> Result<Rendered, DocumentError> {
+    /// The hosted page of the invoice whose JSON is `json`, linking to `pdf_href`; only its
+    /// tag when `held` says the asker has that version.
+    pub fn page(
+        &self,
+        json: &Bytes,
+        pdf_href: &str,
+        held: impl Fn(&str) -> bool,
+    ) -> Result<Answer, DocumentError> {
+        let etag = self.etag(json);
+        if held(&etag) {
+            return Ok(Answer::Unchanged { etag });
+        }
         let invoice = parse(json)?;
         let view = view::View::of(&invoice, &self.seller);
         let html = page::HostedPage {
@@ -196,10 +243,10 @@ impl Documents {
         }
         .render()
         .map_err(|e| DocumentError(format!("page: {e}")))?;
-        Ok(Rendered {
+        Ok(Answer::Document(Rendered {
             bytes: Bytes::from(html),
-            etag: self.etag(json),
-        })
+            etag,
+        }))
     }
 }
 
@@ -207,6 +254,18 @@ impl Documents {
 pub fn render_pdf(invoice: &Invoice, seller: &Seller) -> Result<Vec<u8>, DocumentError> {
     let fonts = font::fonts().ok_or_else(|| DocumentError("the built-in fonts".into()))?;
     pdf::render(&view::View::of(invoice, seller), fonts)
+}
+
+/// The random bytes of a hosted link's token: 256 bits.
+pub const HOSTED_TOKEN_BYTES: usize = 32;
+
+/// Whether `token` has the shape of a hosted link's token (lower-case hex of
+/// [`HOSTED_TOKEN_BYTES`]).
+pub fn is_hosted_token(token: &str) -> bool {
+    token.len() == HOSTED_TOKEN_BYTES * 2
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The invoice behind cached JSON: the document needs its fields, not just its text.

@@ -34,6 +34,9 @@ const ROW_GAP: f32 = 7.0;
 const DESCRIPTION_WIDTH: f32 = 250.0;
 const QUANTITY_RIGHT: f32 = MARGIN + DESCRIPTION_WIDTH + 50.0;
 const UNIT_RIGHT: f32 = QUANTITY_RIGHT + 95.0;
+/// The room of a right-aligned figure, short of the column before it.
+const QUANTITY_WIDTH: f32 = 42.0;
+const AMOUNT_WIDTH: f32 = 88.0;
 
 /// Renders `view` to PDF bytes.
 pub fn render(view: &View<'_>, fonts: &Fonts) -> Result<Vec<u8>, DocumentError> {
@@ -407,27 +410,15 @@ impl Pen<'_, '_> {
                 Align::Left,
             );
         }
-        self.text(
-            QUANTITY_RIGHT,
-            baseline,
-            Style::new(ROW_SIZE, INK, false),
-            &line.quantity,
-            Align::Right,
-        );
-        self.text(
-            UNIT_RIGHT,
-            baseline,
-            Style::new(ROW_SIZE, INK, false),
-            &line.unit_amount,
-            Align::Right,
-        );
-        self.text(
-            RIGHT,
-            baseline,
-            Style::new(ROW_SIZE, INK, false),
-            &line.amount,
-            Align::Right,
-        );
+        let figures = [
+            (QUANTITY_RIGHT, QUANTITY_WIDTH, &line.quantity),
+            (UNIT_RIGHT, AMOUNT_WIDTH, &line.unit_amount),
+            (RIGHT, AMOUNT_WIDTH, &line.amount),
+        ];
+        for (right, width, figure) in figures {
+            let style = self.fitted(Style::new(ROW_SIZE, INK, false), figure, width);
+            self.text(right, baseline, style, figure, Align::Right);
+        }
         let next = y + row_height(description);
         self.rule(next - 2.0, RULE, 0.4);
         next
@@ -447,13 +438,25 @@ impl Pen<'_, '_> {
                 &total.label,
                 Align::Right,
             );
-            self.text(
-                RIGHT,
-                y,
+            let style = self.fitted(
                 Style::new(size, INK, total.strong),
                 &total.amount,
-                Align::Right,
+                AMOUNT_WIDTH,
             );
+            self.text(RIGHT, y, style, &total.amount, Align::Right);
+        }
+    }
+
+    /// `style`, its size lowered as far as `text` needs to fit `width`: a long amount
+    /// stays in its column instead of running into the next.
+    fn fitted(&self, style: Style, text: &str, width: f32) -> Style {
+        let natural = self.fonts.width(text, style.size);
+        if natural <= width {
+            return style;
+        }
+        Style {
+            size: style.size * width / natural,
+            ..style
         }
     }
 
@@ -514,6 +517,34 @@ mod tests {
             wrap(fonts, "", ROW_SIZE, DESCRIPTION_WIDTH),
             vec![String::new()]
         );
+    }
+
+    #[test]
+    fn the_largest_amounts_stay_in_their_columns() {
+        let fonts = super::super::font::fonts().unwrap();
+        let figure = "-CAD\u{a0}20,000,000,000,000,000.00";
+        assert!(fonts.width(figure, 11.0) > AMOUNT_WIDTH);
+        let mut document = Document::new();
+        let mut page = document.start_page();
+        let mut surface = page.surface();
+        let pen = Pen {
+            surface: &mut surface,
+            fonts,
+        };
+        let style = pen.fitted(Style::new(11.0, INK, true), figure, AMOUNT_WIDTH);
+        assert!(fonts.width(figure, style.size) <= AMOUNT_WIDTH + 0.01);
+        let short = pen.fitted(Style::new(11.0, INK, true), "$1.00", AMOUNT_WIDTH);
+        assert_eq!(short.size, 11.0);
+        surface.finish();
+        page.finish();
+    }
+
+    #[test]
+    fn characters_no_font_has_still_take_room() {
+        let fonts = super::super::font::fonts().unwrap();
+        assert!(fonts.width("안녕하세요", ROW_SIZE) > 0.0);
+        let lines = wrap(fonts, &"안녕하세요".repeat(20), ROW_SIZE, DESCRIPTION_WIDTH);
+        assert!(lines.len() > 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use service_kit::conditional::none_match_hits;
 use super::dto::InvoicePdf;
 use super::responses::DocumentErrors;
 use crate::app::{HostedDocument, Invoices};
-use crate::documents::{FONT_FILES, Rendered};
+use crate::documents::{Answer, FONT_FILES};
 use crate::error::AppError;
 
 /// An invoice as a PDF.
@@ -38,8 +38,10 @@ pub async fn get_invoice_pdf(
     ObjectIdParam(id): ObjectIdParam,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let pdf = invoices.pdf(id).await?;
-    Ok(document(&headers, pdf, Kind::Pdf))
+    let answer = invoices
+        .pdf(id, |etag| none_match_hits(&headers, etag))
+        .await?;
+    Ok(document(answer, Kind::Pdf))
 }
 
 /// `GET /i/{id}/{token}`: the hosted invoice page.
@@ -91,10 +93,10 @@ async fn hosted(
     let Ok(id) = ObjectId::parse_str(id) else {
         return Ok(not_found());
     };
-    let answer = match invoices.hosted(id, token, kind).await? {
-        Some(rendered) => document(
-            headers,
-            rendered,
+    let held = |etag: &str| none_match_hits(headers, etag);
+    let answer = match invoices.hosted(id, token, kind, held).await? {
+        Some(answer) => document(
+            answer,
             match kind {
                 HostedDocument::Page => Kind::Page,
                 HostedDocument::Pdf => Kind::Pdf,
@@ -113,25 +115,27 @@ enum Kind {
 
 /// The document with its validators and the headers that keep a customer's document to
 /// the customer: never stored by shared caches, never indexed, no referrer carrying the link.
-fn document(headers: &HeaderMap, rendered: Rendered, kind: Kind) -> Response {
-    let etag = HeaderValue::from_str(&rendered.etag).ok();
-    let mut response = if none_match_hits(headers, &rendered.etag) {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response
-    } else {
-        let mut response = Response::new(Body::from(rendered.bytes));
-        let content_type = match kind {
-            Kind::Page => "text/html; charset=utf-8",
-            Kind::Pdf => "application/pdf",
-        };
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        response
+fn document(answer: Answer, kind: Kind) -> Response {
+    let (etag, mut response) = match answer {
+        Answer::Unchanged { etag } => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            (etag, response)
+        }
+        Answer::Document(rendered) => {
+            let mut response = Response::new(Body::from(rendered.bytes));
+            let content_type = match kind {
+                Kind::Page => "text/html; charset=utf-8",
+                Kind::Pdf => "application/pdf",
+            };
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            (rendered.etag, response)
+        }
     };
     let answer = response.headers_mut();
-    if let Some(etag) = etag {
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
         answer.insert(header::ETAG, etag);
     }
     answer.insert(

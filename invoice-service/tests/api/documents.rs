@@ -331,7 +331,15 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
             .unwrap()
             .contains("default-src 'none'")
     );
+    let page_etag = page.headers()[ETAG].clone();
     let html = page.text().await.unwrap();
+    let again = http
+        .get(format!("{}{path}", invoices.base))
+        .header(IF_NONE_MATCH, page_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     let number = finalized["invoice"]["number"].as_str().unwrap();
     for wanted in [
         number,
