@@ -8,12 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use serde_json::{Value, json};
 use service_kit::auth::ApiKeys;
-use test_support::scratch_dir;
 
-use crate::helpers::{
-    TestApp, customer_settings, invoice_settings, spawn_app, spawn_customer_service,
-    spawn_invoice_service, status_and_json,
-};
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, status_and_json};
 
 /// The text a reader sees in `pdf`, in the order it is drawn, by poppler's `pdftotext`
 /// (`scripts/test` installs it), with runs of spaces and no-break spaces as one space.
@@ -255,27 +251,20 @@ const KEY: &str = "ik_documents_0123456789";
 
 #[tokio::test]
 async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothing_else_does() {
-    let customers_dir = scratch_dir();
-    let customers = spawn_customer_service(customer_settings(customers_dir.path())).await;
-    let data_dir = scratch_dir();
-    let mut settings = invoice_settings(&customers.base, data_dir.path());
-    settings.common.api_keys = Some(ApiKeys::parse(KEY).unwrap());
-    let invoices = spawn_invoice_service(settings).await;
+    let app = spawn_app_with(Options {
+        api_keys: Some(ApiKeys::parse(KEY).unwrap()),
+        ..Options::default()
+    })
+    .await;
     let http = reqwest::Client::new();
     let keyed = |method: reqwest::Method, path: &str| {
-        http.request(method, format!("{}{path}", invoices.base))
+        http.request(method, app.url(path))
             .header(AUTHORIZATION, format!("Bearer {KEY}"))
     };
-    let customer: Value = http
-        .post(format!("{}/customers", customers.base))
-        .json(&json!({"name": "Zoë Müller GmbH", "email": "hosted@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let body = crate::helpers::invoice_body(customer["id"].as_str().unwrap());
+    let customer = app
+        .create_customer("Zoë Müller GmbH", "hosted@example.com")
+        .await;
+    let body = crate::helpers::invoice_body(&customer);
     let created: Value = keyed(reqwest::Method::POST, "/invoices")
         .json(&body)
         .send()
@@ -292,7 +281,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
     );
 
     let unkeyed = http
-        .get(format!("{}/invoices/{id}/pdf", invoices.base))
+        .get(app.url(&format!("/invoices/{id}/pdf")))
         .send()
         .await
         .unwrap();
@@ -317,11 +306,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
     assert!(path.starts_with(&format!("/i/{id}/")), "{path}");
     assert_eq!(token.len(), 64, "256 random bits");
 
-    let page = http
-        .get(format!("{}{path}", invoices.base))
-        .send()
-        .await
-        .unwrap();
+    let page = http.get(app.url(&path)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
@@ -334,7 +319,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
     let page_etag = page.headers()[ETAG].clone();
     let html = page.text().await.unwrap();
     let again = http
-        .get(format!("{}{path}", invoices.base))
+        .get(app.url(&path))
         .header(IF_NONE_MATCH, page_etag)
         .send()
         .await
@@ -354,7 +339,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
     assert!(!html.contains(KEY));
 
     let pdf = http
-        .get(format!("{}{path}/pdf", invoices.base))
+        .get(app.url(&format!("{path}/pdf")))
         .send()
         .await
         .unwrap();
@@ -367,7 +352,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
 
     for font in ["invoice-sans.ttf", "invoice-sans-cjk.otf"] {
         let response = http
-            .get(format!("{}/i/assets/{font}", invoices.base))
+            .get(app.url(&format!("/i/assets/{font}")))
             .send()
             .await
             .unwrap();
@@ -388,11 +373,7 @@ async fn a_finalized_invoice_opens_from_its_hosted_link_without_a_key_and_nothin
         "/i/assets/secrets.txt".to_owned(),
         "/i".to_owned(),
     ] {
-        let response = http
-            .get(format!("{}{probe}", invoices.base))
-            .send()
-            .await
-            .unwrap();
+        let response = http.get(app.url(&probe)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{probe}");
         assert_eq!(
             response.headers()[CONTENT_TYPE],
@@ -412,27 +393,14 @@ async fn the_sellers_logo_is_on_both_documents() {
     let png = base64::engine::general_purpose::STANDARD
         .decode(LOGO_PNG)
         .unwrap();
-    let customers_dir = scratch_dir();
-    let customers = spawn_customer_service(customer_settings(customers_dir.path())).await;
-    let data_dir = scratch_dir();
-    let mut settings = invoice_settings(&customers.base, data_dir.path());
-    settings.seller.logo = Some(invoice_service::documents::Logo::parse(png).unwrap());
-    let invoices = spawn_invoice_service(settings).await;
-    let app = test_support::Client::new(&invoices.base);
-    let customer: Value = test_support::Client::new(&customers.base)
-        .post(
-            "/customers",
-            &json!({"name": "Logo", "email": "logo@example.com"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let body = crate::helpers::invoice_body(customer["id"].as_str().unwrap());
-    let (_, created) = status_and_json(app.post("/invoices", &body).await).await;
-    let id = created["id"].as_str().unwrap();
-    let (_, finalized) =
-        status_and_json(app.post_empty(&format!("/invoices/{id}/finalize")).await).await;
+    let app = spawn_app_with(Options {
+        seller_logo: Some(invoice_service::documents::Logo::parse(png).unwrap()),
+        ..Options::default()
+    })
+    .await;
+    let draft = app.draft_for("Logo", "logo@example.com").await;
+    let id = draft.invoice["id"].as_str().unwrap();
+    let finalized = transition(&app, id, "finalize").await;
 
     let pdf = app
         .get(&format!("/invoices/{id}/pdf"))
@@ -446,7 +414,7 @@ async fn the_sellers_logo_is_on_both_documents() {
         "{images}"
     );
 
-    let url = finalized["invoice"]["hosted_invoice_url"].as_str().unwrap();
+    let url = finalized["hosted_invoice_url"].as_str().unwrap();
     let path = url.strip_prefix("http://invoices.test").unwrap();
     let html = app.get(path).await.text().await.unwrap();
     assert!(

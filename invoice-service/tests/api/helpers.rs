@@ -79,13 +79,17 @@ pub struct Options {
     pub mongodb_uri: Option<String>,
     pub redis_url: Option<String>,
     pub before_fill: Option<BeforeFill>,
+    /// invoice-service's API keys (customer-service stays open).
+    pub api_keys: Option<service_kit::auth::ApiKeys>,
+    pub seller_logo: Option<invoice_service::documents::Logo>,
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-/// Both services; `options` override the backend's MongoDB and Redis.
+/// Both services; `options` override the backend's MongoDB and Redis, and add
+/// invoice-service's keys and the seller's logo.
 pub async fn spawn_app_with(options: Options) -> TestApp {
     test_support::debug_logs("billing-system");
     let customers_dir = scratch_dir();
@@ -99,6 +103,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         settings.redis_url = options.redis_url;
     }
     settings.before_cache_fill = options.before_fill;
+    settings.common.api_keys = options.api_keys;
+    settings.seller.logo = options.seller_logo;
     let invoices = spawn_invoice_service(settings.clone()).await;
     TestApp {
         client: Client::new(&invoices.base),
