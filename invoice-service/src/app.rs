@@ -35,9 +35,9 @@ pub struct Invoices {
     ttl: Ttl,
 }
 
-/// What a hosted link asks for.
+/// Which document of an invoice: its hosted page or its PDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostedDocument {
+pub enum DocumentKind {
     Page,
     Pdf,
 }
@@ -118,7 +118,7 @@ impl Invoices {
         &self,
         id: ObjectId,
         token: &str,
-        document: HostedDocument,
+        document: DocumentKind,
         held: impl Fn(&str) -> bool,
     ) -> Result<Option<Answer>, AppError> {
         // Only a well-formed token is worth a read of the invoice.
@@ -139,10 +139,10 @@ impl Invoices {
             return Ok(None);
         }
         Ok(Some(match document {
-            HostedDocument::Pdf => self.documents.pdf(id, &found.invoice, held).await?,
-            HostedDocument::Page => {
+            DocumentKind::Pdf => self.documents.pdf(id, &found.invoice, held).await?,
+            DocumentKind::Page => {
                 self.documents
-                    .page(&found.invoice, &format!("{token}/pdf"), held)?
+                    .page(&invoice, &found.invoice, &format!("{token}/pdf"), held)?
             }
         }))
     }

@@ -177,7 +177,7 @@ impl Documents {
     }
 
     /// The `ETag` of the documents drawn from this invoice JSON.
-    pub fn etag(&self, json: &[u8]) -> String {
+    fn etag(&self, json: &[u8]) -> String {
         let mut digest = Sha256::new();
         digest.update(self.fingerprint);
         digest.update(json);
@@ -221,10 +221,11 @@ impl Documents {
         Ok(Answer::Document(Rendered { bytes, etag }))
     }
 
-    /// The hosted page of the invoice whose JSON is `json`, linking to `pdf_href`; only its
-    /// tag when `held` says the asker has that version.
+    /// The hosted page of `invoice` (read as `json`), linking to `pdf_href`; only its tag
+    /// when `held` says the asker has that version.
     pub fn page(
         &self,
+        invoice: &Invoice,
         json: &Bytes,
         pdf_href: &str,
         held: impl Fn(&str) -> bool,
@@ -233,8 +234,7 @@ impl Documents {
         if held(&etag) {
             return Ok(Answer::Unchanged { etag });
         }
-        let invoice = parse(json)?;
-        let view = view::View::of(&invoice, &self.seller);
+        let view = view::View::of(invoice, &self.seller);
         let html = page::HostedPage {
             view: &view,
             pdf_href,

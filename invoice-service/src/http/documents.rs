@@ -11,7 +11,7 @@ use service_kit::conditional::none_match_hits;
 
 use super::dto::InvoicePdf;
 use super::responses::DocumentErrors;
-use crate::app::{HostedDocument, Invoices};
+use crate::app::{DocumentKind, Invoices};
 use crate::documents::{Answer, FONT_FILES};
 use crate::error::AppError;
 
@@ -41,7 +41,7 @@ pub async fn get_invoice_pdf(
     let answer = invoices
         .pdf(id, |etag| none_match_hits(&headers, etag))
         .await?;
-    Ok(document(answer, Kind::Pdf))
+    Ok(document(answer, DocumentKind::Pdf))
 }
 
 /// `GET /i/{id}/{token}`: the hosted invoice page.
@@ -50,7 +50,7 @@ pub async fn hosted_page(
     Path((id, token)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    hosted(&invoices, &id, &token, &headers, HostedDocument::Page).await
+    hosted(&invoices, &id, &token, &headers, DocumentKind::Page).await
 }
 
 /// `GET /i/{id}/{token}/pdf`: the hosted page's PDF.
@@ -59,7 +59,7 @@ pub async fn hosted_pdf(
     Path((id, token)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    hosted(&invoices, &id, &token, &headers, HostedDocument::Pdf).await
+    hosted(&invoices, &id, &token, &headers, DocumentKind::Pdf).await
 }
 
 /// `GET /i/assets/{file}`: the documents' fonts, for the hosted page; they never change
@@ -88,34 +88,22 @@ async fn hosted(
     id: &str,
     token: &str,
     headers: &HeaderMap,
-    kind: HostedDocument,
+    kind: DocumentKind,
 ) -> Result<Response, AppError> {
     let Ok(id) = ObjectId::parse_str(id) else {
         return Ok(not_found());
     };
     let held = |etag: &str| none_match_hits(headers, etag);
     let answer = match invoices.hosted(id, token, kind, held).await? {
-        Some(answer) => document(
-            answer,
-            match kind {
-                HostedDocument::Page => Kind::Page,
-                HostedDocument::Pdf => Kind::Pdf,
-            },
-        ),
+        Some(answer) => document(answer, kind),
         None => not_found(),
     };
     Ok(answer)
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Page,
-    Pdf,
-}
-
 /// The document with its validators and the headers that keep a customer's document to
 /// the customer: never stored by shared caches, never indexed, no referrer carrying the link.
-fn document(answer: Answer, kind: Kind) -> Response {
+fn document(answer: Answer, kind: DocumentKind) -> Response {
     let (etag, mut response) = match answer {
         Answer::Unchanged { etag } => {
             let mut response = Response::new(Body::empty());
@@ -125,8 +113,8 @@ fn document(answer: Answer, kind: Kind) -> Response {
         Answer::Document(rendered) => {
             let mut response = Response::new(Body::from(rendered.bytes));
             let content_type = match kind {
-                Kind::Page => "text/html; charset=utf-8",
-                Kind::Pdf => "application/pdf",
+                DocumentKind::Page => "text/html; charset=utf-8",
+                DocumentKind::Pdf => "application/pdf",
             };
             response
                 .headers_mut()
@@ -151,7 +139,7 @@ fn document(answer: Answer, kind: Kind) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Kind::Page = kind {
+    if kind == DocumentKind::Page {
         answer.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
