@@ -27,9 +27,6 @@ async fn main() -> anyhow::Result<()> {
 
     let mut invoices = invoice_service::Settings::from_env()?;
     in_one_process(&mut invoices.common, INVOICE_SERVICE_PORT)?;
-    if service_kit::config::optional("PUBLIC_URL").is_none() {
-        invoices.public_url = format!("http://localhost:{}", invoices.common.port);
-    }
     invoices.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
     // In one process invoice-service calls customer-service with the first configured key,
     // unless CUSTOMER_SERVICE_API_KEY names another.

@@ -60,7 +60,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     )?);
     let documents = Arc::new(Documents::new(
         settings.seller.clone(),
-        &settings.public_url,
+        &settings.public_url(),
         cache.clone(),
     ));
     if settings.common.seed_sample_data {

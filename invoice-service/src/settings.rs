@@ -20,7 +20,8 @@ pub struct Settings {
     pub customer_service_url: String,
     pub customer_service_api_key: Option<SecretString>,
     /// This service's address as customers reach it: the base of hosted invoice links.
-    pub public_url: String,
+    /// `None`: `http://localhost:<port>`, on whatever port the service ends up with.
+    pub public_url: Option<String>,
     /// Who issues the invoices, as the documents show it.
     pub seller: Seller,
     #[cfg(feature = "test-hooks")]
@@ -31,16 +32,24 @@ impl Settings {
     pub const DEFAULT_PORT: u16 = 5001;
     pub const DEFAULT_DB: &str = "invoice_db";
 
+    /// Where customers reach this service: `PUBLIC_URL`, else this host on its port.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", self.common.port))
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
         let ttl_seconds: u64 = parse_or("CACHE_TTL_SECONDS", 3600)?;
         if ttl_seconds == 0 {
             anyhow::bail!("CACHE_TTL_SECONDS must be at least 1");
         }
         let common = Common::from_env(Self::DEFAULT_PORT, Self::DEFAULT_DB)?;
-        let public_url =
-            optional("PUBLIC_URL").unwrap_or_else(|| format!("http://localhost:{}", common.port));
-        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            anyhow::bail!("PUBLIC_URL must start with http:// or https://");
+        let public_url = optional("PUBLIC_URL");
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("PUBLIC_URL must start with http:// or https://");
+            }
         }
         Ok(Self {
             common,

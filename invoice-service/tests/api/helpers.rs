@@ -62,7 +62,7 @@ pub fn invoice_settings(customer_service_url: &str, data_dir: &std::path::Path) 
         cache_key_prefix: format!("{}:", test_support::unique_name("test")),
         customer_service_url: customer_service_url.to_owned(),
         customer_service_api_key: None,
-        public_url: "http://invoices.test".to_owned(),
+        public_url: Some("http://invoices.test".to_owned()),
         seller: invoice_service::documents::Seller {
             name: "Northwind Billing GmbH".to_owned(),
             address: vec!["Hauptstraße 5".to_owned(), "10115 Berlin".to_owned()],
