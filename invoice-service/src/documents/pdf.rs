@@ -68,9 +68,10 @@ pub fn render(view: &View<'_>, fonts: &Fonts) -> Result<Vec<u8>, DocumentError> 
             pen.watermark("DRAFT");
         }
         let mut y = if index == 0 {
-            pen.head(view)
+            pen.head(view);
+            FIRST_TABLE_Y
         } else {
-            MARGIN + 10.0
+            NEXT_TABLE_Y
         };
         y = pen.table_head(y);
         for i in range.clone() {
@@ -99,7 +100,7 @@ fn paginate(rows: &[Vec<String>], totals: usize) -> Vec<std::ops::Range<usize>> 
         if y + height > BODY_BOTTOM && i > start {
             pages.push(start..i);
             start = i;
-            y = MARGIN + 10.0 + TABLE_HEAD_HEIGHT;
+            y = NEXT_TABLE_Y + TABLE_HEAD_HEIGHT;
         }
         y += height;
     }
@@ -115,8 +116,10 @@ fn row_height(lines: &[String]) -> f32 {
     lines.len().max(1) as f32 * ROW_LEADING + ROW_GAP
 }
 
-/// Where the table starts on the first page, below the tallest head.
+/// Where the table starts on the first page, below the tallest head (the seller's address
+/// is at most four lines and the logo at most LOGO_HEIGHT), and on the pages after it.
 const FIRST_TABLE_Y: f32 = 280.0;
+const NEXT_TABLE_Y: f32 = MARGIN + 10.0;
 const LOGO_HEIGHT: f32 = 40.0;
 const LOGO_WIDTH: f32 = 160.0;
 const TABLE_HEAD_HEIGHT: f32 = 24.0;
@@ -244,8 +247,8 @@ impl Pen<'_, '_> {
         self.surface.pop();
     }
 
-    /// Seller, title, number, status, dates and the customer; answers where the table starts.
-    fn head(&mut self, view: &View<'_>) -> f32 {
+    /// Seller, title, number, status, dates and the customer, above FIRST_TABLE_Y.
+    fn head(&mut self, view: &View<'_>) {
         let seller = view.seller;
         let mut y = MARGIN + 14.0;
         if let Some(logo) = &seller.logo {
@@ -341,10 +344,6 @@ impl Pen<'_, '_> {
             view.customer_email,
             Align::Left,
         );
-        // The seller's address is at most four lines and the logo at most LOGO_HEIGHT, so
-        // the head always ends above the table's fixed place.
-        let _ = y;
-        FIRST_TABLE_Y
     }
 
     /// The seller's logo at the top left, at most LOGO_HEIGHT high and LOGO_WIDTH wide;
