@@ -76,8 +76,7 @@ impl Face {
     pub fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
         text.char_indices()
             .map(|(at, c)| {
-                let glyph = self.charmap.map(c).unwrap_or_default();
-                let advance = self.metrics.advance_width(glyph).unwrap_or(0.0);
+                let (glyph, advance) = self.glyph(c);
                 KrillaGlyph::new(
                     GlyphId::new(glyph.to_u32()),
                     advance / self.units_per_em,
@@ -92,13 +91,15 @@ impl Face {
     }
 
     fn width(&self, text: &str, size: f32) -> f32 {
-        // A character the font lacks is drawn as its empty box, so it takes that room.
-        let units: f32 = text
-            .chars()
-            .map(|c| self.charmap.map(c).unwrap_or_default())
-            .filter_map(|glyph| self.metrics.advance_width(glyph))
-            .sum();
+        let units: f32 = text.chars().map(|c| self.glyph(c).1).sum();
         units * size / self.units_per_em
+    }
+
+    /// The glyph `c` is drawn with and its advance in font units: what is measured is what
+    /// is drawn. A character the font lacks is its empty box, and takes that room.
+    fn glyph(&self, c: char) -> (skrifa::GlyphId, f32) {
+        let glyph = self.charmap.map(c).unwrap_or_default();
+        (glyph, self.metrics.advance_width(glyph).unwrap_or(0.0))
     }
 }
 
