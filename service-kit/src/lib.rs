@@ -31,6 +31,7 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod validated;
+pub mod webhook_signing;
 
 pub use backend::{Backend, Opener};
 pub use error::{ApiError, ErrorCode, FieldError, codes};
