@@ -1,7 +1,7 @@
 //! The skeleton both billing services share: settings, opening the backend (MongoDB or the
 //! embedded store), the binary's main, the code table of errors and the contract's error
 //! body, extractors that answer in it, pagination, auth, rate limit, idempotency, load
-//! shedding, the hardened HTTP server, telemetry and the OpenAPI pieces.
+//! shedding, the hardened HTTP server, telemetry, webhook signing and the OpenAPI pieces.
 //!
 //! Business rules live in the services; this crate knows no customer and no invoice.
 
