@@ -21,7 +21,7 @@ pub const SERVICE: &str = "customer-service";
 /// [`App::run_until`]. Starts even while MongoDB is down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let settings = settings.common;
-    let backend = service_kit::open_backend!(
+    let mut backend = service_kit::open_backend!(
         SERVICE,
         &settings,
         MongoCustomerStore | EmbeddedCustomerStore => dyn CustomerStore
@@ -30,7 +30,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let customers = service_kit::seed::parse(seed::SAMPLE)?;
         service_kit::seed::in_background("customers", backend.store.clone(), customers);
     }
-    let customers = Customers::new(backend.store.clone(), backend.name);
+    let events = backend.events(&settings, "customers", app::EVENT_TYPES)?;
+    let customers = Customers::new(backend.store.clone(), backend.name, events);
     let router = http::router(customers, backend.guards(&settings));
     backend.bind(SERVICE, &settings, router).await
 }

@@ -1,12 +1,13 @@
 //! The use cases of invoice-service: every read and every change of an invoice happens
-//! here. A change is a version-checked write retried when another write came first; once
-//! stored, the new state is published to the cache before anyone is answered, so no later
-//! read sees the old one.
+//! here. A change is a version-checked write, with its event, retried when another write
+//! came first; once stored, the new state is published to the cache before anyone is
+//! answered, so no later read sees the old one.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
+use service_kit::events::{Event, Events, Origin};
 use service_kit::store::{Attempt, insert_once, retry_lost_races};
 use service_kit::{Page, StoreError};
 
@@ -16,7 +17,30 @@ use crate::documents::{Answer, Documents};
 use crate::domain::{Invoice, InvoiceChanges, InvoiceError, NewInvoice, Transition};
 use crate::error::AppError;
 pub use crate::store::InvoiceQuery;
-use crate::store::InvoiceStore;
+use crate::store::{CREATED, EventOf, InvoiceStore};
+
+/// Every event type invoice-service emits.
+pub const EVENT_TYPES: &[&str] = &[
+    CREATED,
+    UPDATED,
+    DELETED,
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+];
+const UPDATED: &str = "invoice.updated";
+const DELETED: &str = "invoice.deleted";
+
+/// The event type of a transition.
+fn transitioned(transition: Transition) -> &'static str {
+    match transition {
+        Transition::Finalize => "invoice.finalized",
+        Transition::Pay => "invoice.paid",
+        Transition::Void => "invoice.voided",
+        Transition::MarkUncollectible => "invoice.marked_uncollectible",
+    }
+}
 
 /// An invoice as stored, and its JSON exactly as the cache holds and the API returns it.
 pub struct Stored {
@@ -33,6 +57,7 @@ pub struct Invoices {
     customers: Arc<CustomerDirectory>,
     documents: Arc<Documents>,
     ttl: Ttl,
+    events: Events,
 }
 
 /// Which document of an invoice: its hosted page or its PDF.
@@ -50,7 +75,7 @@ impl Invoices {
         reads: Arc<ReadThrough>,
         customers: Arc<CustomerDirectory>,
         documents: Arc<Documents>,
-        ttl: Ttl,
+        (ttl, events): (Ttl, Events),
     ) -> Self {
         Self {
             store,
@@ -60,7 +85,12 @@ impl Invoices {
             customers,
             documents,
             ttl,
+            events,
         }
+    }
+
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Whether the store answers, and the cache.
@@ -84,17 +114,20 @@ impl Invoices {
         &self,
         new: NewInvoice,
         reserved_id: Option<ObjectId>,
-        request_id: Option<&str>,
+        origin: &Origin,
     ) -> Result<Stored, AppError> {
+        let request_id = origin.request_id.as_deref();
         let customer = self.customers.lookup(new.customer_id(), request_id).await?;
         let invoice = new.into_draft(customer, reserved_id, service_kit::time::now());
         let id = invoice.id;
+        let event = Event::new(CREATED, origin, id, invoice.version, &invoice, None)?;
         let stored = insert_once(
             reserved_id.is_some(),
-            || self.store.insert(&invoice),
+            || self.store.insert(&invoice, &event),
             || self.store.get(id),
         )
         .await?;
+        self.events.written();
         let invoice = stored.unwrap_or(invoice);
         let json = to_json(&invoice)?;
         Ok(Stored { invoice, json })
@@ -154,9 +187,19 @@ impl Invoices {
     }
 
     /// Edits a draft.
-    pub async fn edit(&self, id: ObjectId, changes: &InvoiceChanges) -> Result<Stored, AppError> {
-        self.write(id, |current| current.edited(changes), false)
-            .await
+    pub async fn edit(
+        &self,
+        id: ObjectId,
+        changes: &InvoiceChanges,
+        origin: &Origin,
+    ) -> Result<Stored, AppError> {
+        self.write(
+            id,
+            |current| current.edited(changes),
+            (UPDATED, origin),
+            false,
+        )
+        .await
     }
 
     /// Moves an invoice along its lifecycle; finalize gives it its number.
@@ -164,6 +207,7 @@ impl Invoices {
         &self,
         id: ObjectId,
         transition: Transition,
+        origin: &Origin,
     ) -> Result<Stored, AppError> {
         let now = service_kit::time::now();
         let finalize = transition == Transition::Finalize;
@@ -177,19 +221,22 @@ impl Invoices {
                 }
                 Ok(next)
             },
+            (transitioned(transition), origin),
             finalize,
         )
         .await
     }
 
     /// Deletes a draft, leaving a versioned tombstone in the cache.
-    pub async fn delete(&self, id: ObjectId) -> Result<(), AppError> {
+    pub async fn delete(&self, id: ObjectId, origin: &Origin) -> Result<(), AppError> {
         retry_lost_races(|| async {
             let current = self.current(id).await?;
             current.check_deletable()?;
-            if !self.store.delete(&current).await? {
+            let event = Event::new(DELETED, origin, id, current.version + 1, &current, None)?;
+            if !self.store.delete(&current, &event).await? {
                 return Ok::<_, AppError>(Attempt::Lost);
             }
+            self.events.written();
             let tombstone = Entry {
                 version: current.version + 1,
                 payload: Bytes::new(),
@@ -211,21 +258,29 @@ impl Invoices {
         &self,
         id: ObjectId,
         change: impl Fn(&Invoice) -> Result<Invoice, InvoiceError>,
+        (kind, origin): (&'static str, &Origin),
         numbered: bool,
     ) -> Result<Stored, AppError> {
         retry_lost_races(|| async {
             let current = self.current(id).await?;
             let next = change(&current)?;
             let stored = if numbered {
-                self.store.finalize(&current, next).await?
-            } else if self.store.replace(&current, &next).await? {
-                Some(next)
+                let (before, origin) = (current.clone(), origin.clone());
+                let event_of: EventOf = Arc::new(move |next: &Invoice| {
+                    Event::new(kind, &origin, next.id, next.version, next, Some(&before))
+                });
+                self.store.finalize(&current, next, event_of).await?
             } else {
-                None
+                let event = Event::new(kind, origin, id, next.version, &next, Some(&current))?;
+                self.store
+                    .replace(&current, &next, &event)
+                    .await?
+                    .then_some(next)
             };
             let Some(invoice) = stored else {
                 return Ok::<_, AppError>(Attempt::Lost);
             };
+            self.events.written();
             let json = to_json(&invoice)?;
             let entry = Entry {
                 version: invoice.version,

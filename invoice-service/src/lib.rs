@@ -31,7 +31,7 @@ const LOCAL_CACHE_ENTRIES: u64 = 100_000;
 /// Builds the service on its configured port; it runs when the caller calls
 /// [`App::run_until`]. Starts even while MongoDB, Redis and customer-service are down.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let backend = service_kit::open_backend!(
+    let mut backend = service_kit::open_backend!(
         SERVICE,
         &settings.common,
         MongoInvoiceStore | EmbeddedInvoiceStore => dyn InvoiceStore
@@ -68,7 +68,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
     }
     let store = (backend.store.clone(), backend.name);
-    let invoices = Invoices::new(store, cache, reads, customers, documents, ttl);
+    let events = backend.events(&settings.common, "invoices", app::EVENT_TYPES)?;
+    let invoices = Invoices::new(store, cache, reads, customers, documents, (ttl, events));
     let router = http::router(invoices, backend.guards(&settings.common));
     backend.bind(SERVICE, &settings.common, router).await
 }

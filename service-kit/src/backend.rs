@@ -4,6 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::events::delivery::Sender;
+use crate::events::relay::{self, Worker};
+use crate::events::url_guard::UrlPolicy;
+use crate::events::{
+    EmbeddedEventStore, EmbeddedOutbox, EventStore, Events, MongoEventStore, MongoOutbox, Outbox,
+};
 use crate::http::Guards;
 use crate::idempotency::{
     EmbeddedIdempotencyStore, Idempotency, IdempotencyStore, MongoIdempotencyStore,
@@ -21,6 +27,16 @@ pub struct Backend<S: ?Sized> {
     /// The store's name as `/ready` and 503s give it.
     pub name: &'static str,
     mongo: Option<mongodb::Client>,
+    database: Database,
+    /// Stops the event loops, before the MongoDB client is closed.
+    stop_events: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+/// Where the backend keeps its data, for the stores kept beside the service's own.
+#[derive(Clone)]
+enum Database {
+    Mongo(mongo::Database),
+    Embedded(EmbeddedDb),
 }
 
 /// How a service makes its store on either backend.
@@ -53,22 +69,62 @@ impl<S: ?Sized> Backend<S> {
                 );
                 Self {
                     idempotency_keys: Arc::new(MongoIdempotencyStore::new(&database)),
-                    store: (opener.mongo)(database),
+                    store: (opener.mongo)(database.clone()),
                     name: "MongoDB",
                     mongo: Some(client),
+                    database: Database::Mongo(database),
+                    stop_events: None,
                 }
             }
             None => {
                 tracing::info!(dir = %settings.data_dir.display(), "data in the embedded store");
                 let (store, database) = (opener.embedded)(&settings.data_dir)?;
                 Self {
-                    idempotency_keys: Arc::new(EmbeddedIdempotencyStore::new(database).await?),
+                    idempotency_keys: Arc::new(
+                        EmbeddedIdempotencyStore::new(database.clone()).await?,
+                    ),
                     store,
                     name: "embedded store",
                     mongo: None,
+                    database: Database::Embedded(database),
+                    stop_events: None,
                 }
             }
         })
+    }
+
+    /// Starts relaying the events the service's writes leave in `records` (its collection
+    /// of records) and delivering them; the use cases of its events and webhooks, which
+    /// emit `types`. The loops stop when the service does.
+    pub fn events(
+        &mut self,
+        settings: &Common,
+        records: &str,
+        types: &'static [&'static str],
+    ) -> anyhow::Result<Events> {
+        let (store, outbox): (Arc<dyn EventStore>, Arc<dyn Outbox>) = match &self.database {
+            Database::Mongo(database) => (
+                Arc::new(MongoEventStore::new(database)),
+                Arc::new(MongoOutbox::new(database, records)),
+            ),
+            Database::Embedded(database) => (
+                Arc::new(EmbeddedEventStore::new(database.clone())?),
+                Arc::new(EmbeddedOutbox::new(database.clone())?),
+            ),
+        };
+        let policy = UrlPolicy {
+            allow_loopback: settings.events.allow_loopback,
+        };
+        let worker = Arc::new(Worker {
+            store: store.clone(),
+            outbox,
+            sender: Sender::new(policy, settings.events.attempt_timeout)?,
+            settings: settings.events.clone(),
+            written: Arc::new(tokio::sync::Notify::new()),
+            owed: tokio::sync::Notify::new(),
+        });
+        self.stop_events = Some(Box::pin(relay::start(worker.clone())));
+        Ok(Events::new(store, worker, types, self.name))
     }
 
     /// The guards of business routes: API keys, rate limit, and idempotent POSTs whose keys
@@ -92,7 +148,10 @@ impl<S: ?Sized> Backend<S> {
         settings: &Common,
         router: axum::Router,
     ) -> anyhow::Result<App> {
-        let app = App::bind(service, &settings.host, settings.port, router).await?;
+        let mut app = App::bind(service, &settings.host, settings.port, router).await?;
+        if let Some(stop) = self.stop_events {
+            app = app.on_stop(stop);
+        }
         Ok(match self.mongo {
             Some(client) => app.on_stop(mongo::shut_down(client)),
             None => app,

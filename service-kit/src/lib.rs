@@ -11,6 +11,7 @@ pub mod bulkhead;
 pub mod conditional;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod http;
 pub mod id;

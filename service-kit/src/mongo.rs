@@ -9,6 +9,8 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::ClientOptions;
 
 use crate::bulkhead::Bulkhead;
+use crate::events::Event;
+use crate::events::mongo::{replace_with_event, with_event};
 use crate::store::StoreError;
 
 /// The bound on every MongoDB call.
@@ -276,18 +278,34 @@ where
 pub struct Documents<D: Send + Sync> {
     database: Database,
     collection: mongodb::Collection<D>,
+    /// The same collection as raw documents, for the outbox fields beside `D`'s.
+    raw: mongodb::Collection<bson::Document>,
     indexes: Indexes,
+}
+
+/// Selects the live records of a filter: not the tombstones deleted ones leave until their
+/// last event is relayed.
+fn live(mut filter: bson::Document) -> bson::Document {
+    filter.insert("deleted", bson::doc! {"$ne": true});
+    filter
+}
+
+fn to_document<D: serde::Serialize>(document: &D) -> Result<bson::Document, StoreError> {
+    bson::to_document(document).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 impl<D> Documents<D>
 where
     D: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin,
 {
-    pub fn new(database: &Database, name: &str, indexes: Vec<mongodb::IndexModel>) -> Self {
+    pub fn new(database: &Database, name: &str, mut indexes: Vec<mongodb::IndexModel>) -> Self {
+        // The relay looks for the records whose outbox holds events.
+        indexes.push(index(bson::doc! {"pending": 1}, "pending"));
         let collection = database.collection(name);
         Self {
             indexes: Indexes::new(&collection, indexes),
             database: database.clone(),
+            raw: collection.clone_with_type(),
             collection,
         }
     }
@@ -298,11 +316,11 @@ where
         self.indexes.ensure().await
     }
 
-    pub async fn insert(&self, document: D) -> Result<(), StoreError> {
+    /// Inserts a new record with its creation's `event` in its outbox.
+    pub async fn insert(&self, document: &D, event: &Event) -> Result<(), StoreError> {
         self.indexes.ensure().await?;
-        self.database
-            .call(self.collection.insert_one(document))
-            .await?;
+        let document = with_event(to_document(document)?, event)?;
+        self.database.call(self.raw.insert_one(document)).await?;
         Ok(())
     }
 
@@ -311,7 +329,9 @@ where
     }
 
     pub async fn find_one(&self, filter: bson::Document) -> Result<Option<D>, StoreError> {
-        self.database.call(self.collection.find_one(filter)).await
+        self.database
+            .call(self.collection.find_one(live(filter)))
+            .await
     }
 
     /// The document `filter` selects, first by `sort`.
@@ -321,28 +341,47 @@ where
         sort: bson::Document,
     ) -> Result<Option<D>, StoreError> {
         self.database
-            .call(self.collection.find_one(filter).sort(sort))
+            .call(self.collection.find_one(live(filter)).sort(sort))
             .await
     }
 
-    /// Replaces the document `unchanged` selects; `false` when it selects none. A whole
-    /// document keeps every field's BSON type and lets unique indexes refuse the write.
-    pub async fn replace(&self, unchanged: bson::Document, next: D) -> Result<bool, StoreError> {
+    /// Replaces the document `unchanged` selects, with `event` added to its outbox; `false`
+    /// when it selects none. A whole document keeps every field's BSON type and lets unique
+    /// indexes refuse the write.
+    pub async fn replace(
+        &self,
+        unchanged: bson::Document,
+        next: &D,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
         self.indexes.ensure().await?;
-        let result = self
-            .database
-            .call(self.collection.replace_one(unchanged, next))
-            .await?;
-        Ok(result.matched_count == 1)
+        replace_with_event(
+            &self.database,
+            &self.raw,
+            unchanged,
+            to_document(next)?,
+            event,
+        )
+        .await
     }
 
-    /// Deletes the document `filter` selects; `false` when it selects none.
-    pub async fn delete(&self, filter: bson::Document) -> Result<bool, StoreError> {
-        let result = self
-            .database
-            .call(self.collection.delete_one(filter))
-            .await?;
-        Ok(result.deleted_count == 1)
+    /// Deletes the record `unchanged` selects, leaving a tombstone at `version` with
+    /// `fields` (values that free its unique keys) until `event` is relayed; `false` when
+    /// it selects none.
+    pub async fn delete(
+        &self,
+        unchanged: bson::Document,
+        version: i64,
+        fields: bson::Document,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let mut tombstone = fields;
+        if let Some(id) = unchanged.get("_id") {
+            tombstone.insert("_id", id.clone());
+        }
+        tombstone.insert("version", version);
+        tombstone.insert("deleted", true);
+        replace_with_event(&self.database, &self.raw, unchanged, tombstone, event).await
     }
 
     /// See [`find_page`].
@@ -352,12 +391,16 @@ where
         after: Option<bson::oid::ObjectId>,
         limit: usize,
     ) -> Result<Vec<D>, StoreError> {
-        find_page(&self.database, &self.collection, filter, after, limit).await
+        find_page(&self.database, &self.collection, live(filter), after, limit).await
     }
 
-    /// See [`insert_all_if_empty`].
-    pub async fn seed(&self, documents: Vec<D>) -> Result<usize, StoreError> {
+    /// See [`insert_all_if_empty`]; each document with its creation's event.
+    pub async fn seed(&self, documents: Vec<(D, Event)>) -> Result<usize, StoreError> {
         self.indexes.ensure().await?;
-        insert_all_if_empty(&self.database, &self.collection, documents).await
+        let documents = documents
+            .iter()
+            .map(|(document, event)| with_event(to_document(document)?, event))
+            .collect::<Result<Vec<_>, _>>()?;
+        insert_all_if_empty(&self.database, &self.raw, documents).await
     }
 }

@@ -24,6 +24,7 @@ pub struct Common {
     /// `None` runs open (no API keys configured).
     pub api_keys: Option<ApiKeys>,
     pub rate_limit: RateLimit,
+    pub events: crate::events::EventSettings,
 }
 
 impl Common {
@@ -44,6 +45,7 @@ impl Common {
             seed_sample_data: flag("SEED_SAMPLE_DATA", false)?,
             api_keys: ApiKeys::from_env()?,
             rate_limit: RateLimit::from_env()?,
+            events: crate::events::EventSettings::from_env()?,
         })
     }
 
@@ -59,6 +61,7 @@ impl Common {
             seed_sample_data: false,
             api_keys: None,
             rate_limit: RateLimit::default(),
+            events: crate::events::EventSettings::local(),
         }
     }
 }

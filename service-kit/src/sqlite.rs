@@ -201,3 +201,14 @@ impl EmbeddedDb {
         .await
     }
 }
+
+impl EmbeddedDb {
+    /// Runs `sql` (a schema) at once, on the calling thread: for startup.
+    pub fn execute_batch(&self, sql: &str) -> Result<(), StoreError> {
+        let connection = self
+            .connection
+            .lock()
+            .map_err(|_| StoreError::Internal("embedded store lock poisoned".into()))?;
+        Ok(connection.execute_batch(sql)?)
+    }
+}

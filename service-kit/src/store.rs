@@ -103,11 +103,13 @@ pub trait Records<T: Send + Sync + 'static>: Send + Sync + 'static {
     /// Answers when the backend can serve (and has its indexes).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    async fn insert(&self, record: &T) -> Result<(), StoreError>;
+    /// Stores a new record with its creation's `event` in the outbox, in one write.
+    async fn insert(&self, record: &T, event: &crate::events::Event) -> Result<(), StoreError>;
 
     async fn get(&self, id: bson::oid::ObjectId) -> Result<Option<T>, StoreError>;
 
-    /// Loads `records` when the store is empty; never twice. How many it loaded.
+    /// Loads `records` when the store is empty, each with its creation's event; never
+    /// twice. How many it loaded.
     async fn seed(&self, records: &[T]) -> Result<usize, StoreError>;
 }
 

@@ -109,6 +109,22 @@ impl Client {
 
     /// Asserts that DELETE `path` answers 200 with `message` and that the resource is gone
     /// afterwards: GET and a second DELETE are 404 `not_found`.
+    /// The events of `object_id`, once there are `count` of them (the relay copies them
+    /// into the log just after the write) or 20 s have passed.
+    pub async fn events_of(&self, object_id: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let path = format!("/events?object_id={object_id}&limit=100");
+            let (status, page) = status_and_json(self.get(&path).await).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let events = page["data"].as_array().cloned().unwrap_or_default();
+            if events.len() >= count || std::time::Instant::now() >= deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn assert_deletes(&self, path: &str, message: &str) {
         let (status, body) = status_and_json(self.delete(path).await).await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod checks;
 pub mod openapi;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use service_kit::events::Origin;
 use service_kit::idempotency::ResourceId;
 use service_kit::openapi::IdempotencyKeyHeader;
 use service_kit::{JsonBody, ObjectIdParam, Page, QueryParams};
@@ -33,13 +34,14 @@ use crate::error::AppError;
 )]
 pub async fn create_customer(
     State(customers): State<Customers>,
+    origin: Origin,
     resource_id: Option<Extension<ResourceId>>,
     JsonBody(body): JsonBody<CreateCustomer>,
 ) -> Result<impl IntoResponse, AppError> {
     let new =
         NewCustomer::parse(body.into(), service_kit::time::now()).map_err(AppError::Validation)?;
     let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
-    let customer = customers.create(new, reserved_id).await?;
+    let customer = customers.create(new, reserved_id, &origin).await?;
     let id = customer.id.to_hex();
     let location = HeaderValue::from_str(&format!("/customers/{id}")).ok();
     let body = CustomerCreated {
@@ -89,12 +91,13 @@ pub async fn get_customer(
 )]
 pub async fn update_customer(
     State(customers): State<Customers>,
+    origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
     JsonBody(body): JsonBody<UpdateCustomer>,
 ) -> Result<Json<CustomerUpdated>, AppError> {
     let changes = CustomerChanges::parse(body.into(), service_kit::time::now())
         .map_err(AppError::Validation)?;
-    let customer = customers.update(id, &changes).await?;
+    let customer = customers.update(id, &changes, &origin).await?;
     Ok(Json(CustomerUpdated {
         message: "Customer updated",
         customer,
@@ -114,9 +117,10 @@ pub async fn update_customer(
 )]
 pub async fn delete_customer(
     State(customers): State<Customers>,
+    origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Json<Message>, AppError> {
-    customers.delete(id).await?;
+    customers.delete(id, &origin).await?;
     Ok(Json(Message {
         message: "Customer deleted",
     }))

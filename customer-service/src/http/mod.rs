@@ -27,7 +27,10 @@ pub fn router(customers: Customers, guards: Guards) -> Router {
                 .put(customers::update_customer)
                 .patch(customers::update_customer)
                 .delete(customers::delete_customer),
-        );
+        )
+        .merge(service_kit::events::http::routes(
+            customers.events().clone(),
+        ));
     service_kit::http::service_router(
         crate::SERVICE,
         business,

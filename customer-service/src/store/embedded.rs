@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use rusqlite::{Connection, params};
 use service_kit::StoreError;
+use service_kit::events::{Event, write_outbox, write_with_event};
 use service_kit::sqlite::{EmbeddedDb, query_versioned, read_versioned, to_json};
 use service_kit::store::Records;
 
-use super::{CustomerQuery, CustomerStore, prefix_upper_bound};
+use super::{CREATED, CustomerQuery, CustomerStore, prefix_upper_bound};
 use crate::domain::Customer;
 
 const SCHEMA: &str = "
@@ -70,9 +71,14 @@ impl Records<Customer> for EmbeddedCustomerStore {
         self.db.ping().await
     }
 
-    async fn insert(&self, customer: &Customer) -> Result<(), StoreError> {
-        let customer = customer.clone();
-        self.db.call(move |conn| insert_row(conn, &customer)).await
+    async fn insert(&self, customer: &Customer, event: &Event) -> Result<(), StoreError> {
+        let (customer, event) = (customer.clone(), event.clone());
+        self.db
+            .call(move |conn| {
+                write_with_event(conn, &event, |tx| insert_row(tx, &customer).map(|()| true))
+                    .map(drop)
+            })
+            .await
     }
 
     async fn get(&self, id: ObjectId) -> Result<Option<Customer>, StoreError> {
@@ -81,38 +87,56 @@ impl Records<Customer> for EmbeddedCustomerStore {
 
     async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
         self.db
-            .seed_if_empty("customers", customers, insert_row)
+            .seed_if_empty("customers", customers, |conn, c| {
+                insert_row(conn, c)?;
+                write_outbox(conn, &Event::seeded(CREATED, c.id, c)?)
+            })
             .await
     }
 }
 
 #[async_trait]
 impl CustomerStore for EmbeddedCustomerStore {
-    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError> {
+    async fn replace(
+        &self,
+        current: &Customer,
+        next: &Customer,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
         let (id, version, next) = (current.id.to_hex(), current.version, next.clone());
+        let event = event.clone();
         self.db
             .call(move |conn| {
-                let changed = conn.execute(
-                    "UPDATE customers SET email_normalized = ?3, name_lower = ?4, body = ?5,
+                write_with_event(conn, &event, |tx| {
+                    let changed = tx.execute(
+                        "UPDATE customers SET email_normalized = ?3, name_lower = ?4, body = ?5,
                      version = ?6 WHERE id = ?1 AND version = ?2",
-                    params![
-                        id,
-                        version,
-                        next.email.key(),
-                        next.name_key(),
-                        to_json(&next)?,
-                        next.version
-                    ],
-                )?;
-                Ok(changed == 1)
+                        params![
+                            id,
+                            version,
+                            next.email.key(),
+                            next.name_key(),
+                            to_json(&next)?,
+                            next.version
+                        ],
+                    )?;
+                    Ok(changed == 1)
+                })
             })
             .await
     }
 
-    async fn delete(&self, id: ObjectId) -> Result<bool, StoreError> {
+    async fn delete(&self, current: &Customer, event: &Event) -> Result<bool, StoreError> {
+        let (id, version, event) = (current.id.to_hex(), current.version, event.clone());
         self.db
             .call(move |conn| {
-                Ok(conn.execute("DELETE FROM customers WHERE id = ?1", [id.to_hex()])? == 1)
+                write_with_event(conn, &event, |tx| {
+                    let deleted = tx.execute(
+                        "DELETE FROM customers WHERE id = ?1 AND version = ?2",
+                        params![id, version],
+                    )?;
+                    Ok(deleted == 1)
+                })
             })
             .await
     }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 pub use embedded::EmbeddedCustomerStore;
 pub use mongo::MongoCustomerStore;
+use service_kit::events::Event;
 use service_kit::store::Records;
 use service_kit::{Limit, StoreError};
 
@@ -32,14 +33,24 @@ pub struct CustomerQuery {
 pub trait CustomerStore: Records<Customer> {
     /// Stores `next` only if the stored customer is still at `current`'s version. `false`
     /// when another write came first (or it is gone).
-    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError>;
+    /// `event` is written with it, in the same write.
+    async fn replace(
+        &self,
+        current: &Customer,
+        next: &Customer,
+        event: &Event,
+    ) -> Result<bool, StoreError>;
 
-    /// `false` when there was no such customer.
-    async fn delete(&self, id: ObjectId) -> Result<bool, StoreError>;
+    /// Deletes the customer if it is still at `current`'s version, writing `event` with the
+    /// deletion. `false` when another write came first (or it is gone).
+    async fn delete(&self, current: &Customer, event: &Event) -> Result<bool, StoreError>;
 
     /// The customers `query` selects in id order, [`Limit::overfetch`] of them at most.
     async fn list(&self, query: &CustomerQuery) -> Result<Vec<Customer>, StoreError>;
 }
+
+/// The type of a customer's creation event.
+pub const CREATED: &str = "customer.created";
 
 /// The upper bound of a prefix range: every string starting with `prefix` sorts below it.
 fn prefix_upper_bound(prefix: &str) -> String {

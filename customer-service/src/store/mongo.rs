@@ -3,11 +3,12 @@ use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use service_kit::events::Event;
 use service_kit::mongo::{Database, Documents, index, unique_index};
 use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
-use super::{CustomerQuery, CustomerStore, prefix_upper_bound};
+use super::{CREATED, CustomerQuery, CustomerStore, prefix_upper_bound};
 use crate::domain::{Address, Customer, Email};
 
 /// A customer as MongoDB keeps it: the API fields plus the keys the indexes search.
@@ -94,8 +95,8 @@ impl Records<Customer> for MongoCustomerStore {
         self.customers.ping().await
     }
 
-    async fn insert(&self, customer: &Customer) -> Result<(), StoreError> {
-        self.customers.insert(customer.into()).await
+    async fn insert(&self, customer: &Customer, event: &Event) -> Result<(), StoreError> {
+        self.customers.insert(&customer.into(), event).await
     }
 
     async fn get(&self, id: ObjectId) -> Result<Option<Customer>, StoreError> {
@@ -103,20 +104,33 @@ impl Records<Customer> for MongoCustomerStore {
     }
 
     async fn seed(&self, customers: &[Customer]) -> Result<usize, StoreError> {
-        let documents = customers.iter().map(CustomerDocument::from).collect();
+        let documents = customers
+            .iter()
+            .map(|c| Ok((CustomerDocument::from(c), Event::seeded(CREATED, c.id, c)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.customers.seed(documents).await
     }
 }
 
 #[async_trait]
 impl CustomerStore for MongoCustomerStore {
-    async fn replace(&self, current: &Customer, next: &Customer) -> Result<bool, StoreError> {
+    async fn replace(
+        &self,
+        current: &Customer,
+        next: &Customer,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
         let unchanged = doc! {"_id": current.id, "version": current.version};
-        self.customers.replace(unchanged, next.into()).await
+        self.customers.replace(unchanged, &next.into(), event).await
     }
 
-    async fn delete(&self, id: ObjectId) -> Result<bool, StoreError> {
-        self.customers.delete(doc! {"_id": id}).await
+    async fn delete(&self, current: &Customer, event: &Event) -> Result<bool, StoreError> {
+        let unchanged = doc! {"_id": current.id, "version": current.version};
+        // The tombstone frees the email for a new customer.
+        let freed = doc! {"email_normalized": format!("deleted:{}", current.id.to_hex())};
+        self.customers
+            .delete(unchanged, current.version + 1, freed, event)
+            .await
     }
 
     async fn list(&self, query: &CustomerQuery) -> Result<Vec<Customer>, StoreError> {

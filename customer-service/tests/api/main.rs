@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
 mod crud;
+mod events;
 mod faults;
 mod helpers;
 mod injection;

@@ -1,9 +1,9 @@
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use service_kit::http::REQUEST_ID;
+use service_kit::events::Origin;
 use service_kit::idempotency::ResourceId;
 use service_kit::openapi::IdempotencyKeyHeader;
 use service_kit::{ApiError, JsonBody, ObjectIdParam, Page, QueryParams};
@@ -39,14 +39,13 @@ use crate::error::AppError;
 
 pub async fn create_invoice(
     State(invoices): State<Invoices>,
-    headers: HeaderMap,
+    origin: Origin,
     resource_id: Option<Extension<ResourceId>>,
     JsonBody(body): JsonBody<CreateInvoice>,
 ) -> Result<Response, AppError> {
     let new = NewInvoice::parse(body.into())?;
-    let request_id = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok());
     let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
-    let Stored { invoice, json } = invoices.create(new, reserved_id, request_id).await?;
+    let Stored { invoice, json } = invoices.create(new, reserved_id, &origin).await?;
     let id = invoice.id.to_hex();
     let mut response = json_response(
         StatusCode::CREATED,
@@ -129,11 +128,12 @@ pub async fn list_invoices(
 )]
 pub async fn update_invoice(
     State(invoices): State<Invoices>,
+    origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
     JsonBody(body): JsonBody<UpdateInvoice>,
 ) -> Result<Response, AppError> {
     let changes = InvoiceChanges::parse(body.into(), service_kit::time::now())?;
-    Ok(envelope(invoices.edit(id, &changes).await?))
+    Ok(envelope(invoices.edit(id, &changes, &origin).await?))
 }
 
 /// One handler per lifecycle transition, alike but for its route and its move.
@@ -152,10 +152,11 @@ macro_rules! transition_handler {
                 )]
         pub async fn $name(
             State(invoices): State<Invoices>,
+            origin: Origin,
             ObjectIdParam(id): ObjectIdParam,
         ) -> Result<Response, AppError> {
             Ok(envelope(
-                invoices.transition(id, Transition::$transition).await?,
+                invoices.transition(id, Transition::$transition, &origin).await?,
             ))
         }
     };
@@ -204,9 +205,10 @@ transition_handler! {
 )]
 pub async fn delete_invoice(
     State(invoices): State<Invoices>,
+    origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
 ) -> Result<Response, AppError> {
-    invoices.delete(id).await?;
+    invoices.delete(id, &origin).await?;
     Ok(json_response(
         StatusCode::OK,
         &[br#"{"message":"Invoice deleted"}"#],

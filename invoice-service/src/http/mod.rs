@@ -35,7 +35,8 @@ pub fn router(invoices: Invoices, guards: Guards) -> Router {
             "/invoices/{id}/mark_uncollectible",
             post(invoices::mark_invoice_uncollectible),
         )
-        .route("/invoices/{id}/pdf", get(documents::get_invoice_pdf));
+        .route("/invoices/{id}/pdf", get(documents::get_invoice_pdf))
+        .merge(service_kit::events::http::routes(invoices.events().clone()));
     // The customer's links: the token in the path is the credential, so no API key.
     // Anything else under `/i` is the same bare 404 a wrong token gets.
     let hosted = Router::new()

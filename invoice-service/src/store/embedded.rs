@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use rusqlite::{Connection, params};
 use service_kit::StoreError;
+use service_kit::events::{Event, write_outbox, write_with_event};
 use service_kit::sqlite::{
     EmbeddedDb, query_versioned, read_versioned, to_json, write_transaction,
 };
 use service_kit::store::Records;
 
-use super::{InvoiceQuery, InvoiceStore, Numbered};
+use super::{CREATED, EventOf, InvoiceQuery, InvoiceStore, Numbered};
 use crate::domain::Invoice;
 
 const SCHEMA: &str = "
@@ -86,9 +87,14 @@ impl Records<Invoice> for EmbeddedInvoiceStore {
         self.db.ping().await
     }
 
-    async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {
-        let invoice = invoice.clone();
-        self.db.call(move |conn| insert_row(conn, &invoice)).await
+    async fn insert(&self, invoice: &Invoice, event: &Event) -> Result<(), StoreError> {
+        let (invoice, event) = (invoice.clone(), event.clone());
+        self.db
+            .call(move |conn| {
+                write_with_event(conn, &event, |tx| insert_row(tx, &invoice).map(|()| true))
+                    .map(drop)
+            })
+            .await
     }
 
     async fn get(&self, id: ObjectId) -> Result<Option<Invoice>, StoreError> {
@@ -97,7 +103,10 @@ impl Records<Invoice> for EmbeddedInvoiceStore {
 
     async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
         self.db
-            .seed_if_empty("invoices", invoices, insert_row)
+            .seed_if_empty("invoices", invoices, |conn, invoice| {
+                insert_row(conn, invoice)?;
+                write_outbox(conn, &Event::seeded(CREATED, invoice.id, invoice)?)
+            })
             .await
     }
 }
@@ -124,14 +133,19 @@ impl InvoiceStore for EmbeddedInvoiceStore {
             .await
     }
 
-    async fn replace(&self, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
-        let (current, next) = (current.clone(), next.clone());
+    async fn replace(
+        &self,
+        current: &Invoice,
+        next: &Invoice,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let (current, next, event) = (current.clone(), next.clone(), event.clone());
         self.db
-            .call(move |conn| replace_row(conn, &current, &next))
+            .call(move |conn| write_with_event(conn, &event, |tx| replace_row(tx, &current, &next)))
             .await
     }
 
-    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered {
+    async fn finalize(&self, current: &Invoice, next: Invoice, event_of: EventOf) -> Numbered {
         let mut next = next;
         let current = current.clone();
         self.db
@@ -146,21 +160,24 @@ impl InvoiceStore for EmbeddedInvoiceStore {
                 if !replace_row(&tx, &current, &next)? {
                     return Ok(None);
                 }
+                write_outbox(&tx, &event_of(&next)?)?;
                 tx.commit()?;
                 Ok(Some(next))
             })
             .await
     }
 
-    async fn delete(&self, current: &Invoice) -> Result<bool, StoreError> {
-        let (id, version) = (current.id.to_hex(), current.version);
+    async fn delete(&self, current: &Invoice, event: &Event) -> Result<bool, StoreError> {
+        let (id, version, event) = (current.id.to_hex(), current.version, event.clone());
         self.db
             .call(move |conn| {
-                let deleted = conn.execute(
-                    "DELETE FROM invoices WHERE id = ?1 AND version = ?2 AND status = 'draft'",
-                    params![id, version],
-                )?;
-                Ok(deleted == 1)
+                write_with_event(conn, &event, |tx| {
+                    let deleted = tx.execute(
+                        "DELETE FROM invoices WHERE id = ?1 AND version = ?2 AND status = 'draft'",
+                        params![id, version],
+                    )?;
+                    Ok(deleted == 1)
+                })
             })
             .await
     }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 pub use embedded::EmbeddedInvoiceStore;
 pub use mongo::MongoInvoiceStore;
+use service_kit::events::Event;
 use service_kit::store::Records;
 use service_kit::{Limit, StoreError};
 
@@ -24,6 +25,13 @@ pub struct InvoiceQuery {
     pub limit: Limit,
 }
 
+/// The type of an invoice's creation event.
+pub const CREATED: &str = "invoice.created";
+
+/// Makes the event of a change from the invoice it stores (finalize learns the number only
+/// as it writes).
+pub type EventOf = std::sync::Arc<dyn Fn(&Invoice) -> Result<Event, StoreError> + Send + Sync>;
+
 /// What [`InvoiceStore::finalize`] answers: the numbered invoice, or `None` when it lost.
 pub type Numbered = Result<Option<Invoice>, StoreError>;
 
@@ -34,13 +42,21 @@ pub trait InvoiceStore: Records<Invoice> {
 
     /// Stores `next` (whose `version` is one more than `current`'s) only if the stored
     /// invoice is still `current`'s version and status. `false` when another write won.
-    async fn replace(&self, current: &Invoice, next: &Invoice) -> Result<bool, StoreError>;
+    /// `event` is written with it, in the same write.
+    async fn replace(
+        &self,
+        current: &Invoice,
+        next: &Invoice,
+        event: &Event,
+    ) -> Result<bool, StoreError>;
 
     /// Like [`InvoiceStore::replace`] for finalize: gives `next` the next invoice number,
     /// one more than the highest assigned, in the same conditional write. `None` when
     /// another write won, or other finalizes kept taking the next number first.
-    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered;
+    /// The event `event_of` makes of the numbered invoice is written with it.
+    async fn finalize(&self, current: &Invoice, next: Invoice, event_of: EventOf) -> Numbered;
 
-    /// Deletes the invoice if it is still `current`'s version. `false` when another write won.
-    async fn delete(&self, current: &Invoice) -> Result<bool, StoreError>;
+    /// Deletes the invoice if it is still `current`'s version, writing `event` with the
+    /// deletion. `false` when another write won.
+    async fn delete(&self, current: &Invoice, event: &Event) -> Result<bool, StoreError>;
 }

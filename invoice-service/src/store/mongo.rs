@@ -7,7 +7,9 @@ use service_kit::mongo::{Database, Documents, index, opt_datetime, unique_index}
 use service_kit::store::Records;
 use service_kit::{Metadata, StoreError};
 
-use super::{InvoiceQuery, InvoiceStore, Numbered};
+use service_kit::events::Event;
+
+use super::{CREATED, EventOf, InvoiceQuery, InvoiceStore, Numbered};
 use crate::domain::{Currency, Invoice, LineItem, Status};
 
 /// An invoice as MongoDB keeps it: the API fields, the number as an integer for the
@@ -156,8 +158,8 @@ impl Records<Invoice> for MongoInvoiceStore {
         self.invoices.ping().await
     }
 
-    async fn insert(&self, invoice: &Invoice) -> Result<(), StoreError> {
-        self.invoices.insert(invoice.into()).await
+    async fn insert(&self, invoice: &Invoice, event: &Event) -> Result<(), StoreError> {
+        self.invoices.insert(&invoice.into(), event).await
     }
 
     async fn get(&self, id: ObjectId) -> Result<Option<Invoice>, StoreError> {
@@ -165,7 +167,10 @@ impl Records<Invoice> for MongoInvoiceStore {
     }
 
     async fn seed(&self, invoices: &[Invoice]) -> Result<usize, StoreError> {
-        let documents = invoices.iter().map(InvoiceDocument::from).collect();
+        let documents = invoices
+            .iter()
+            .map(|i| Ok((InvoiceDocument::from(i), Event::seeded(CREATED, i.id, i)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.invoices.seed(documents).await
     }
 }
@@ -187,21 +192,26 @@ impl InvoiceStore for MongoInvoiceStore {
         Ok(documents.into_iter().map(Invoice::from).collect())
     }
 
-    async fn replace(&self, current: &Invoice, next: &Invoice) -> Result<bool, StoreError> {
+    async fn replace(
+        &self,
+        current: &Invoice,
+        next: &Invoice,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
         self.invoices
-            .replace(Self::unchanged(current), next.into())
+            .replace(Self::unchanged(current), &next.into(), event)
             .await
     }
 
     /// The next number is the highest assigned plus one; the unique index on `number`
     /// refuses a second invoice with it, and the loser tries the number after. Nothing is
     /// taken before the write succeeds, so no failure leaves a gap.
-    async fn finalize(&self, current: &Invoice, next: Invoice) -> Numbered {
+    async fn finalize(&self, current: &Invoice, next: Invoice, event_of: EventOf) -> Numbered {
         let mut next = next;
         for _ in 0..MAX_NUMBER_ATTEMPTS {
             let sequence = self.highest_sequence().await? + 1;
             next.number = Some(Invoice::number_for(sequence));
-            match self.replace(current, &next).await {
+            match self.replace(current, &next, &event_of(&next)?).await {
                 Ok(true) => return Ok(Some(next)),
                 Ok(false) => return Ok(None),
                 Err(StoreError::Duplicate) => continue,
@@ -212,7 +222,14 @@ impl InvoiceStore for MongoInvoiceStore {
         Ok(None)
     }
 
-    async fn delete(&self, current: &Invoice) -> Result<bool, StoreError> {
-        self.invoices.delete(Self::unchanged(current)).await
+    async fn delete(&self, current: &Invoice, event: &Event) -> Result<bool, StoreError> {
+        self.invoices
+            .delete(
+                Self::unchanged(current),
+                current.version + 1,
+                doc! {},
+                event,
+            )
+            .await
     }
 }

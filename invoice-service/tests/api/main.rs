@@ -6,6 +6,7 @@
 
 mod cache;
 mod documents;
+mod events;
 mod faults;
 mod helpers;
 mod injection;

@@ -91,7 +91,8 @@ pub async fn read_store(
     })
 }
 
-/// Every document of `database.collection`.
+/// Every live document of `database.collection` (not the tombstones a deletion leaves until
+/// its event is relayed).
 async fn read_all(
     client: &mongodb::Client,
     database: &str,
@@ -100,7 +101,7 @@ async fn read_all(
     client
         .database(database)
         .collection::<Document>(collection)
-        .find(doc! {})
+        .find(doc! {"deleted": {"$ne": true}})
         .await
         .with_context(|| format!("cannot read the {collection}"))?
         .try_collect()
