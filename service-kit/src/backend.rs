@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::events::delivery::Sender;
 use crate::events::relay::{self, Worker};
-use crate::events::url_guard::UrlPolicy;
 use crate::events::{
     EmbeddedEventStore, EmbeddedOutbox, EventStore, Events, MongoEventStore, MongoOutbox, Outbox,
 };
@@ -112,15 +111,15 @@ impl<S: ?Sized> Backend<S> {
                 Arc::new(EmbeddedOutbox::new(database.clone())?),
             ),
         };
-        let policy = UrlPolicy {
-            allow_loopback: settings.events.allow_loopback,
-        };
         let worker = Arc::new(Worker {
             store: store.clone(),
             outbox,
-            sender: Sender::new(policy, settings.events.attempt_timeout)?,
+            sender: Sender::new(
+                settings.events.url_policy(),
+                settings.events.attempt_timeout,
+            )?,
             settings: settings.events.clone(),
-            written: Arc::new(tokio::sync::Notify::new()),
+            written: tokio::sync::Notify::new(),
             owed: tokio::sync::Notify::new(),
         });
         self.stop_events = Some(Box::pin(relay::start(worker.clone())));

@@ -160,6 +160,13 @@ where
     }
 }
 
+/// The 24-hex id a query parameter or body field named `field` gives; `422` naming the field
+/// otherwise.
+pub fn object_id_field(field: &str, raw: &str) -> Result<ObjectId, ApiError> {
+    parse_object_id(raw)
+        .ok_or_else(|| ApiError::invalid_field(field, "must be a 24-character hexadecimal id"))
+}
+
 /// Parses a 24-hex id, the only form the contract accepts.
 pub fn parse_object_id(raw: &str) -> Option<ObjectId> {
     if raw.len() != 24 {

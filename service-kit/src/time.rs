@@ -2,6 +2,11 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
+/// Now as milliseconds since the Unix epoch: how leases and delivery times are stored.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
 /// Now, truncated to milliseconds so every backend stores and returns the same instant.
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();

@@ -131,11 +131,7 @@ impl TryFrom<ListInvoices> for InvoiceQuery {
         let customer_id = q
             .customer_id
             .as_deref()
-            .map(|raw| {
-                service_kit::extract::parse_object_id(raw).ok_or_else(|| {
-                    ApiError::invalid_field("customer_id", "must be a 24-character hexadecimal id")
-                })
-            })
+            .map(|raw| service_kit::extract::object_id_field("customer_id", raw))
             .transpose()?;
         Ok(InvoiceQuery {
             customer_id,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bson::oid::ObjectId;
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
 
 use super::relay::Worker;
 use super::store::{AttemptRecord, Delivery, Endpoint, EndpointStatus, EventQuery};
@@ -13,6 +12,7 @@ use super::url_guard::{UrlPolicy, UrlRefused};
 use super::{Event, EventStore};
 use crate::error::{ApiError, FieldError};
 use crate::store::StoreError;
+use crate::time::now_ms;
 use crate::webhook_signing::Secret;
 use crate::{Limit, Page};
 
@@ -49,9 +49,7 @@ impl Events {
         types: &'static [&'static str],
         dependency: &'static str,
     ) -> Self {
-        let policy = UrlPolicy {
-            allow_loopback: worker.settings.allow_loopback,
-        };
+        let policy = worker.settings.url_policy();
         Self {
             store,
             worker,
@@ -64,11 +62,6 @@ impl Events {
     /// Tells the relay a write left events in the outbox.
     pub fn written(&self) {
         self.worker.written.notify_one();
-    }
-
-    /// The notifier [`Events::written`] wakes.
-    pub fn written_notifier(&self) -> Arc<Notify> {
-        self.worker.written.clone()
     }
 
     fn store_error(&self, error: StoreError) -> ApiError {
@@ -87,7 +80,7 @@ impl Events {
             .events(&query)
             .await
             .map_err(|e| self.store_error(e))?;
-        Ok(Page::from_overfetch(events, limit, id_of_event))
+        Ok(Page::from_overfetch(events, limit, |e| e.id))
     }
 
     pub async fn get(&self, id: ObjectId) -> Result<Event, ApiError> {
@@ -167,22 +160,14 @@ impl Events {
     /// Creates an endpoint with a new secret, which only this answer shows.
     pub async fn create_endpoint(&self, fields: EndpointFields) -> Result<Endpoint, ApiError> {
         self.checked(&fields, true).await?;
-        let now = crate::time::now();
-        let endpoint = Endpoint {
-            id: ObjectId::new().to_hex(),
-            url: fields.url.unwrap_or_default(),
-            enabled_events: dedup(fields.enabled_events.unwrap_or_default()),
-            description: fields.description.flatten(),
-            status: fields.status.unwrap_or(EndpointStatus::Enabled),
-            disabled_reason: None,
-            secret: Secret::generate().expose().to_owned(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            failing_since: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let mut endpoint = Endpoint::new(
+            fields.url.unwrap_or_default(),
+            dedup(fields.enabled_events.unwrap_or_default()),
+            fields.description.flatten(),
+        );
+        if let Some(status) = fields.status {
+            endpoint.status = status;
+        }
         self.store
             .insert_endpoint(&endpoint)
             .await
@@ -208,7 +193,7 @@ impl Events {
             .endpoints(after, limit.overfetch())
             .await
             .map_err(|e| self.store_error(e))?;
-        Ok(Page::from_overfetch(endpoints, limit, id_of_endpoint))
+        Ok(Page::from_overfetch(endpoints, limit, |e| e.id))
     }
 
     /// Changes an endpoint, retrying when another write to it came first.
@@ -270,7 +255,7 @@ impl Events {
             {
                 if next.status == EndpointStatus::Disabled {
                     self.store
-                        .fail_pending(&next.id, now_ms())
+                        .fail_pending(next.id, now_ms())
                         .await
                         .map_err(|e| self.store_error(e))?;
                 }
@@ -290,7 +275,7 @@ impl Events {
             return Err(ApiError::not_found("webhook endpoint"));
         }
         self.store
-            .fail_pending(&id.to_hex(), now_ms())
+            .fail_pending(id, now_ms())
             .await
             .map_err(|e| self.store_error(e))?;
         Ok(())
@@ -306,12 +291,10 @@ impl Events {
         let endpoint = self.endpoint(id).await?;
         let attempts = self
             .store
-            .attempts(&endpoint.id, before, limit.overfetch())
+            .attempts(endpoint.id, before, limit.overfetch())
             .await
             .map_err(|e| self.store_error(e))?;
-        Ok(Page::from_overfetch(attempts, limit, |a| {
-            ObjectId::parse_str(&a.id).unwrap_or_else(|_| ObjectId::from_bytes([0; 12]))
-        }))
+        Ok(Page::from_overfetch(attempts, limit, |a| a.id))
     }
 
     /// Sends again every event whose delivery to the endpoint failed since `since`; how
@@ -330,7 +313,7 @@ impl Events {
         }
         let reopened = self
             .store
-            .reopen_failed(&endpoint.id, since.timestamp_millis(), now_ms())
+            .reopen_failed(endpoint.id, since.timestamp_millis(), now_ms())
             .await
             .map_err(|e| self.store_error(e))?;
         self.worker.owed.notify_one();
@@ -352,7 +335,7 @@ impl Events {
             ));
         }
         self.store
-            .requeue(&Delivery::new(&endpoint.id, &event, now_ms()))
+            .requeue(&Delivery::new(endpoint.id, &event, now_ms()))
             .await
             .map_err(|e| self.store_error(e))?;
         self.worker.owed.notify_one();
@@ -360,20 +343,8 @@ impl Events {
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 fn dedup(mut types: Vec<String>) -> Vec<String> {
     types.sort();
     types.dedup();
     types
-}
-
-fn id_of_event(event: &Event) -> ObjectId {
-    ObjectId::parse_str(&event.id).unwrap_or_else(|_| ObjectId::from_bytes([0; 12]))
-}
-
-fn id_of_endpoint(endpoint: &Endpoint) -> ObjectId {
-    ObjectId::parse_str(&endpoint.id).unwrap_or_else(|_| ObjectId::from_bytes([0; 12]))
 }

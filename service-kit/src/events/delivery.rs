@@ -7,7 +7,7 @@ use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use super::store::Endpoint;
-use super::url_guard::{GuardedResolver, UrlPolicy};
+use super::url_guard::{GuardedResolver, UrlPolicy, UrlRefused};
 use crate::webhook_signing::{Secret, signature};
 
 /// The most of an endpoint's answer that is read: the status is what counts.
@@ -210,22 +210,62 @@ fn secrets_of(endpoint: &Endpoint) -> Result<Vec<Secret>, crate::webhook_signing
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timed out".into()
+    } else if refused_by_policy(error) {
+        "refused: the endpoint resolves to a private address".into()
     } else if error.is_connect() {
-        let private = std::error::Error::source(error)
-            .is_some_and(|_| format!("{error:?}").contains("Private"));
-        if private {
-            "refused: the endpoint resolves to a private address".into()
-        } else {
-            "could not connect".into()
-        }
+        "could not connect".into()
     } else {
         "the request failed".into()
     }
 }
 
+/// Whether the guarding resolver refused the endpoint's address: its error is somewhere in
+/// the chain of causes.
+fn refused_by_policy(error: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if error.downcast_ref::<UrlRefused>().is_some() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_name_that_resolves_inside_is_refused_as_it_connects() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let endpoint = Endpoint::new(
+            format!("http://localhost:{port}/hook"),
+            vec!["*".into()],
+            None,
+        );
+        let strict = Sender::new(UrlPolicy::default(), Duration::from_secs(2)).unwrap();
+        let outcome = strict.send(&endpoint, "evt", "{}").await;
+        assert_eq!(outcome.status, None);
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("refused: the endpoint resolves to a private address")
+        );
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "the refused delivery must not connect");
+
+        let laptop = UrlPolicy {
+            allow_loopback: true,
+        };
+        let allowed = Sender::new(laptop, Duration::from_secs(2)).unwrap();
+        let sent = tokio::spawn(async move { allowed.send(&endpoint, "evt", "{}").await });
+        assert!(
+            listener.accept().await.is_ok(),
+            "an allowed delivery connects"
+        );
+        sent.abort();
+    }
 
     #[test]
     fn schedules_parse_with_units_and_refuse_nonsense() {

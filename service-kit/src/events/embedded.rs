@@ -175,9 +175,9 @@ impl EventStore for EmbeddedEventStore {
                     "INSERT OR IGNORE INTO events (id, type, object_id, created_ms, body)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
-                        event.id,
+                        event.id.to_hex(),
                         event.kind,
-                        event.object_id,
+                        event.object_id.to_hex(),
                         event.created_at.timestamp_millis(),
                         event.to_json()?
                     ],
@@ -203,7 +203,7 @@ impl EventStore for EmbeddedEventStore {
     }
 
     async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let (kind, object_id) = (query.kind.clone(), query.object_id.clone());
+        let (kind, object_id) = (query.kind.clone(), query.object_id.map(|id| id.to_hex()));
         let (after, limit) = (query.after.map(|a| a.to_hex()), fetch_limit(query.fetch));
         self.db
             .call(move |conn| {
@@ -226,7 +226,7 @@ impl EventStore for EmbeddedEventStore {
             .call(move |conn| {
                 conn.execute(
                     "INSERT INTO webhook_endpoints (id, body, version) VALUES (?1, ?2, ?3)",
-                    params![endpoint.id, to_json(&endpoint)?, endpoint.version],
+                    params![endpoint.id.to_hex(), to_json(&endpoint)?, endpoint.version],
                 )?;
                 Ok(())
             })
@@ -270,7 +270,7 @@ impl EventStore for EmbeddedEventStore {
                 let changed = conn.execute(
                     "UPDATE webhook_endpoints SET body = ?3, version = ?4
                      WHERE id = ?1 AND version = ?2",
-                    params![next.id, version, to_json(&next)?, next.version],
+                    params![next.id.to_hex(), version, to_json(&next)?, next.version],
                 )?;
                 Ok(changed == 1)
             })
@@ -366,11 +366,11 @@ impl EventStore for EmbeddedEventStore {
 
     async fn reopen_failed(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         since_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let endpoint_id = endpoint_id.to_owned();
+        let endpoint_id = endpoint_id.to_hex();
         self.db
             .call(move |conn| {
                 let reopened = conn.execute(
@@ -385,8 +385,8 @@ impl EventStore for EmbeddedEventStore {
             .await
     }
 
-    async fn fail_pending(&self, endpoint_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let endpoint_id = endpoint_id.to_owned();
+    async fn fail_pending(&self, endpoint_id: ObjectId, now_ms: i64) -> Result<u64, StoreError> {
+        let endpoint_id = endpoint_id.to_hex();
         self.db
             .call(move |conn| {
                 let failed = conn.execute(
@@ -407,8 +407,8 @@ impl EventStore for EmbeddedEventStore {
                     "INSERT OR IGNORE INTO webhook_attempts (id, endpoint_id, at_ms, body)
                      VALUES (?1, ?2, ?3, ?4)",
                     params![
-                        attempt.id,
-                        attempt.endpoint_id,
+                        attempt.id.to_hex(),
+                        attempt.endpoint_id.to_hex(),
                         attempt.attempted_at.timestamp_millis(),
                         to_json(&attempt)?
                     ],
@@ -420,11 +420,11 @@ impl EventStore for EmbeddedEventStore {
 
     async fn attempts(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         before: Option<ObjectId>,
         fetch: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let endpoint_id = endpoint_id.to_owned();
+        let endpoint_id = endpoint_id.to_hex();
         let (before, limit) = (before.map(|b| b.to_hex()), fetch_limit(fetch));
         self.db
             .call(move |conn| {

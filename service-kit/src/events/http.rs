@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bson::oid::ObjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ use super::Event;
 use super::app::{EndpointFields, Events};
 use super::store::{AttemptRecord, Endpoint, EndpointStatus, EventQuery};
 use crate::error::ApiError;
-use crate::extract::{double_option, parse_object_id};
+use crate::extract::{double_option, object_id_field};
 use crate::{Cursor, JsonBody, Limit, ObjectIdParam, Page, QueryParams};
 
 /// The routes, for a service's business router (behind its API keys).
@@ -55,14 +56,11 @@ async fn list_events(
     State(events): State<Events>,
     QueryParams(query): QueryParams<ListEvents>,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let object_id = match query.object_id {
-        Some(raw) => Some(
-            parse_object_id(&raw)
-                .ok_or_else(|| ApiError::invalid_field("object_id", "must be a 24-hex id"))?
-                .to_hex(),
-        ),
-        None => None,
-    };
+    let object_id = query
+        .object_id
+        .as_deref()
+        .map(|raw| object_id_field("object_id", raw))
+        .transpose()?;
     let selection = EventQuery {
         kind: query.kind,
         object_id,
@@ -82,7 +80,8 @@ async fn get_event(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Redeliver {
-    endpoint_id: String,
+    #[serde(with = "crate::id::hex")]
+    endpoint_id: ObjectId,
 }
 
 async fn redeliver(
@@ -90,9 +89,7 @@ async fn redeliver(
     ObjectIdParam(id): ObjectIdParam,
     JsonBody(body): JsonBody<Redeliver>,
 ) -> Result<Response, ApiError> {
-    let endpoint_id = parse_object_id(&body.endpoint_id)
-        .ok_or_else(|| ApiError::invalid_field("endpoint_id", "must be a 24-hex id"))?;
-    events.redeliver(id, endpoint_id).await?;
+    events.redeliver(id, body.endpoint_id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(BTreeMap::from([("message", "Delivery scheduled")])),
@@ -103,7 +100,8 @@ async fn redeliver(
 /// An endpoint as answered: never its secret, except right after it was made.
 #[derive(Debug, Serialize)]
 struct EndpointView {
-    id: String,
+    #[serde(with = "crate::id::hex")]
+    id: ObjectId,
     url: String,
     enabled_events: Vec<String>,
     description: Option<String>,

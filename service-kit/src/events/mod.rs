@@ -45,32 +45,51 @@ pub struct EventSettings {
 }
 
 const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+const DEFAULT_TIMEOUT_SECONDS: u64 = 10;
+const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retry_schedule: delivery::Schedule::default(),
+            allow_loopback: false,
+            attempt_timeout: std::time::Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
+            retention: DAY * DEFAULT_RETENTION_DAYS,
+            disable_after: DAY * 5,
+        }
+    }
+}
 
 impl EventSettings {
     pub fn from_env() -> anyhow::Result<Self> {
         use crate::config::{flag, parse_or};
-        let timeout: u64 = parse_or("WEBHOOK_TIMEOUT_SECONDS", 10)?;
-        let retention: u64 = parse_or("EVENT_RETENTION_DAYS", 30)?;
+        let defaults = Self::default();
+        let timeout: u64 = parse_or("WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)?;
+        let retention: u64 = parse_or("EVENT_RETENTION_DAYS", u64::from(DEFAULT_RETENTION_DAYS))?;
         if timeout == 0 || retention == 0 {
             anyhow::bail!("WEBHOOK_TIMEOUT_SECONDS and EVENT_RETENTION_DAYS must be at least 1");
         }
         Ok(Self {
-            retry_schedule: parse_or("WEBHOOK_RETRY_SCHEDULE", delivery::Schedule::default())?,
-            allow_loopback: flag("WEBHOOK_ALLOW_LOOPBACK", false)?,
+            retry_schedule: parse_or("WEBHOOK_RETRY_SCHEDULE", defaults.retry_schedule)?,
+            allow_loopback: flag("WEBHOOK_ALLOW_LOOPBACK", defaults.allow_loopback)?,
             attempt_timeout: std::time::Duration::from_secs(timeout),
             retention: DAY * u32::try_from(retention).unwrap_or(u32::MAX),
-            disable_after: DAY * 5,
+            disable_after: defaults.disable_after,
         })
     }
 
     /// What tests and a laptop run: loopback endpoints allowed, the default schedule.
     pub fn local() -> Self {
         Self {
-            retry_schedule: delivery::Schedule::default(),
             allow_loopback: true,
-            attempt_timeout: std::time::Duration::from_secs(10),
-            retention: DAY * 30,
-            disable_after: DAY * 5,
+            ..Self::default()
+        }
+    }
+
+    /// Which addresses deliveries may reach.
+    pub fn url_policy(&self) -> url_guard::UrlPolicy {
+        url_guard::UrlPolicy {
+            allow_loopback: self.allow_loopback,
         }
     }
 }
@@ -78,11 +97,13 @@ impl EventSettings {
 /// One change of one record, as the log keeps it and webhooks deliver it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub id: String,
+    #[serde(with = "crate::id::hex")]
+    pub id: ObjectId,
     #[serde(rename = "type")]
     pub kind: String,
     pub created_at: DateTime<Utc>,
-    pub object_id: String,
+    #[serde(with = "crate::id::hex")]
+    pub object_id: ObjectId,
     /// The version the change gave the object: 1 for its creation, then 2, 3…
     pub sequence: i64,
     pub data: EventData,
@@ -149,10 +170,10 @@ impl Event {
             .transpose()?
             .map(|before| changed_fields(&before, &object));
         Ok(Self {
-            id: ObjectId::new().to_hex(),
+            id: ObjectId::new(),
             kind: kind.to_owned(),
             created_at: crate::time::now(),
-            object_id: object_id.to_hex(),
+            object_id,
             sequence,
             data: EventData {
                 object,
@@ -246,7 +267,7 @@ mod tests {
             Some(&json!({"a": 1})),
         )
         .unwrap();
-        assert_eq!(event.object_id, id.to_hex());
+        assert_eq!(event.object_id, id);
         assert_eq!(
             event.data.previous_attributes,
             Some(json!({"a": 1}).as_object().unwrap().clone())

@@ -16,7 +16,7 @@ use super::store::{
     AttemptRecord, Delivery, DeliveryState, Endpoint, EventQuery, EventStore, Outbox, Pending,
     PendingToken,
 };
-use crate::mongo::{Database, Indexes, index};
+use crate::mongo::{Database, Indexes, find_page, index};
 use crate::sqlite::{from_json, to_json};
 use crate::store::StoreError;
 
@@ -71,6 +71,16 @@ impl MongoEventStore {
         Ok(())
     }
 
+    /// Sets `fields` on every delivery `filter` selects; how many it changed.
+    async fn set_deliveries(&self, filter: Document, fields: Document) -> Result<u64, StoreError> {
+        let update = doc! {"$set": fields};
+        let result = self
+            .database
+            .call(self.deliveries.update_many(filter, update))
+            .await?;
+        Ok(result.modified_count)
+    }
+
     async fn all<T>(
         &self,
         collection: &Collection<Document>,
@@ -98,10 +108,6 @@ impl MongoEventStore {
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
-}
-
-fn oid(hex: &str) -> Result<ObjectId, StoreError> {
-    ObjectId::parse_str(hex).map_err(internal)
 }
 
 /// An integer field, whichever width the server gives it back with.
@@ -135,7 +141,7 @@ fn decode_attempt(document: &Document) -> Result<AttemptRecord, StoreError> {
 
 fn endpoint_document(endpoint: &Endpoint) -> Result<Document, StoreError> {
     Ok(doc! {
-        "_id": oid(&endpoint.id)?,
+        "_id": endpoint.id,
         "version": endpoint.version,
         "body": to_json(endpoint)?,
     })
@@ -192,9 +198,9 @@ impl EventStore for MongoEventStore {
     async fn append(&self, event: &Event) -> Result<(), StoreError> {
         self.ensure_indexes().await?;
         let document = doc! {
-            "_id": oid(&event.id)?,
+            "_id": event.id,
             "type": &event.kind,
-            "object_id": &event.object_id,
+            "object_id": event.object_id.to_hex(),
             "sequence": event.sequence,
             "created_ms": event.created_at.timestamp_millis(),
             "body": event.to_json()?,
@@ -215,20 +221,17 @@ impl EventStore for MongoEventStore {
         if let Some(kind) = &query.kind {
             filter.insert("type", kind);
         }
-        if let Some(object_id) = &query.object_id {
-            filter.insert("object_id", object_id);
+        if let Some(object_id) = query.object_id {
+            filter.insert("object_id", object_id.to_hex());
         }
-        if let Some(after) = query.after {
-            filter.insert("_id", doc! {"$gt": after});
-        }
-        self.all(
+        let found = find_page(
+            &self.database,
             &self.events,
             filter,
-            doc! {"_id": 1},
+            query.after,
             query.fetch,
-            decode_event,
-        )
-        .await
+        );
+        found.await?.iter().map(decode_event).collect()
     }
 
     async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -251,19 +254,12 @@ impl EventStore for MongoEventStore {
         after: Option<ObjectId>,
         fetch: usize,
     ) -> Result<Vec<Endpoint>, StoreError> {
-        let filter = after.map_or_else(Document::new, |after| doc! {"_id": {"$gt": after}});
-        self.all(
-            &self.endpoints,
-            filter,
-            doc! {"_id": 1},
-            fetch,
-            decode_endpoint,
-        )
-        .await
+        let found = find_page(&self.database, &self.endpoints, doc! {}, after, fetch);
+        found.await?.iter().map(decode_endpoint).collect()
     }
 
     async fn replace_endpoint(&self, version: i64, next: &Endpoint) -> Result<bool, StoreError> {
-        let filter = doc! {"_id": oid(&next.id)?, "version": version};
+        let filter = doc! {"_id": next.id, "version": version};
         let result = self
             .database
             .call(self.endpoints.replace_one(filter, endpoint_document(next)?))
@@ -362,48 +358,41 @@ impl EventStore for MongoEventStore {
 
     async fn reopen_failed(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         since_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
         let filter = doc! {
-            "endpoint_id": endpoint_id,
+            "endpoint_id": endpoint_id.to_hex(),
             "state": DeliveryState::Failed.as_str(),
             "updated_ms": {"$gte": since_ms},
         };
-        let update = doc! {"$set": {
+        let reopened = doc! {
             "state": DeliveryState::Pending.as_str(),
             "attempts": 0_i64,
             "next_ms": now_ms,
             "lease_ms": 0_i64,
             "updated_ms": now_ms,
-        }};
-        let result = self
-            .database
-            .call(self.deliveries.update_many(filter, update))
-            .await?;
-        Ok(result.modified_count)
+        };
+        self.set_deliveries(filter, reopened).await
     }
 
-    async fn fail_pending(&self, endpoint_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let filter = doc! {"endpoint_id": endpoint_id, "state": DeliveryState::Pending.as_str()};
-        let update = doc! {"$set": {
+    async fn fail_pending(&self, endpoint_id: ObjectId, now_ms: i64) -> Result<u64, StoreError> {
+        let filter =
+            doc! {"endpoint_id": endpoint_id.to_hex(), "state": DeliveryState::Pending.as_str()};
+        let failed = doc! {
             "state": DeliveryState::Failed.as_str(),
             "lease_ms": 0_i64,
             "updated_ms": now_ms,
-        }};
-        let result = self
-            .database
-            .call(self.deliveries.update_many(filter, update))
-            .await?;
-        Ok(result.modified_count)
+        };
+        self.set_deliveries(filter, failed).await
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
         self.ensure_indexes().await?;
         let document = doc! {
-            "_id": oid(&attempt.id)?,
-            "endpoint_id": &attempt.endpoint_id,
+            "_id": attempt.id,
+            "endpoint_id": attempt.endpoint_id.to_hex(),
             "at_ms": attempt.attempted_at.timestamp_millis(),
             "body": to_json(attempt)?,
         };
@@ -412,11 +401,11 @@ impl EventStore for MongoEventStore {
 
     async fn attempts(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         before: Option<ObjectId>,
         fetch: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let mut filter = doc! {"endpoint_id": endpoint_id};
+        let mut filter = doc! {"endpoint_id": endpoint_id.to_hex()};
         if let Some(before) = before {
             filter.insert("_id", doc! {"$lt": before});
         }
@@ -542,9 +531,7 @@ pub(crate) async fn replace_with_event(
     next.insert("outbox", vec![event.clone()]);
     let mut relayed = unchanged.clone();
     relayed.insert("pending", false);
-    let result = database
-        .call(records.replace_one(relayed, next.clone()))
-        .await?;
+    let result = database.call(records.replace_one(relayed, &next)).await?;
     if result.matched_count == 1 {
         return Ok(true);
     }

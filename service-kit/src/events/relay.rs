@@ -13,6 +13,7 @@ use super::delivery::{Outcome, Schedule, Sender};
 use super::store::{AttemptRecord, Delivery, DeliveryState, Endpoint, EndpointStatus};
 use super::{EventSettings, EventStore, Outbox};
 use crate::store::StoreError;
+use crate::time::now_ms;
 
 /// How long a claimed delivery is its deliverer's: longer than any attempt takes.
 const LEASE: Duration = Duration::from_secs(60);
@@ -30,13 +31,9 @@ pub struct Worker {
     pub sender: Sender,
     pub settings: EventSettings,
     /// Woken by a write, so its events go out at once rather than at the next poll.
-    pub written: Arc<Notify>,
+    pub written: Notify,
     /// Woken when the relay owes something new.
     pub owed: Notify,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -96,7 +93,7 @@ impl Worker {
                     .iter()
                     .filter(|e| event.wanted_by(&e.enabled_events))
                 {
-                    let mut delivery = Delivery::new(&endpoint.id, event, now);
+                    let mut delivery = Delivery::new(endpoint.id, event, now);
                     // Owed to a disabled endpoint as failed, so that recovering it catches up.
                     if endpoint.status == EndpointStatus::Disabled {
                         delivery.state = DeliveryState::Failed;
@@ -161,13 +158,13 @@ impl Worker {
         }
         let outcome = self
             .sender
-            .send(&endpoint, &event.id, &event.to_json()?)
+            .send(&endpoint, &event.id.to_hex(), &event.to_json()?)
             .await;
         self.store
             .record_attempt(&AttemptRecord {
-                id: ObjectId::new().to_hex(),
-                endpoint_id: endpoint.id.clone(),
-                event_id: event.id.clone(),
+                id: ObjectId::new(),
+                endpoint_id: endpoint.id,
+                event_id: event.id,
                 attempted_at: chrono::Utc::now(),
                 status_code: outcome.status,
                 latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
@@ -225,7 +222,7 @@ impl Worker {
         self.store.replace_endpoint(endpoint.version, &next).await?;
         if next.status == EndpointStatus::Disabled {
             tracing::warn!(endpoint = %next.id, "webhook endpoint disabled");
-            self.store.fail_pending(&next.id, now_ms()).await?;
+            self.store.fail_pending(next.id, now_ms()).await?;
         }
         Ok(())
     }

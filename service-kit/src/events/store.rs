@@ -12,7 +12,8 @@ use crate::store::StoreError;
 /// A subscriber to events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub id: String,
+    #[serde(with = "crate::id::hex")]
+    pub id: ObjectId,
     pub url: String,
     /// Event types, or `*` for all.
     pub enabled_events: Vec<String>,
@@ -38,6 +39,30 @@ pub struct Endpoint {
 pub enum EndpointStatus {
     Enabled,
     Disabled,
+}
+
+impl Endpoint {
+    /// A new enabled endpoint with a new secret.
+    pub fn new(url: String, enabled_events: Vec<String>, description: Option<String>) -> Self {
+        let now = crate::time::now();
+        Self {
+            id: ObjectId::new(),
+            url,
+            enabled_events,
+            description,
+            status: EndpointStatus::Enabled,
+            disabled_reason: None,
+            secret: crate::webhook_signing::Secret::generate()
+                .expose()
+                .to_owned(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+            version: crate::store::first_version(),
+        }
+    }
 }
 
 impl crate::store::Versioned for Endpoint {
@@ -95,12 +120,12 @@ pub struct Delivery {
 
 impl Delivery {
     /// A delivery of `event` to `endpoint_id`, due at `now_ms`.
-    pub fn new(endpoint_id: &str, event: &Event, now_ms: i64) -> Self {
+    pub fn new(endpoint_id: ObjectId, event: &Event, now_ms: i64) -> Self {
         Self {
             id: format!("{endpoint_id}{}", event.id),
-            endpoint_id: endpoint_id.to_owned(),
-            event_id: event.id.clone(),
-            object_id: event.object_id.clone(),
+            endpoint_id: endpoint_id.to_hex(),
+            event_id: event.id.to_hex(),
+            object_id: event.object_id.to_hex(),
             sequence: event.sequence,
             state: DeliveryState::Pending,
             attempts: 0,
@@ -116,9 +141,12 @@ impl Delivery {
 /// lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRecord {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
+    #[serde(with = "crate::id::hex")]
+    pub id: ObjectId,
+    #[serde(with = "crate::id::hex")]
+    pub endpoint_id: ObjectId,
+    #[serde(with = "crate::id::hex")]
+    pub event_id: ObjectId,
     pub attempted_at: DateTime<Utc>,
     /// The endpoint's answer; `null` when none came (refused, timed out).
     pub status_code: Option<u16>,
@@ -130,7 +158,7 @@ pub struct AttemptRecord {
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
     pub kind: Option<String>,
-    pub object_id: Option<String>,
+    pub object_id: Option<ObjectId>,
     pub after: Option<ObjectId>,
     /// How many to fetch (one more than the page, to know whether another follows).
     pub fetch: usize,
@@ -173,18 +201,18 @@ pub trait EventStore: Send + Sync + 'static {
     /// `since_ms`; how many.
     async fn reopen_failed(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         since_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError>;
     /// Gives up every pending delivery to `endpoint_id` (it was disabled or deleted).
-    async fn fail_pending(&self, endpoint_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+    async fn fail_pending(&self, endpoint_id: ObjectId, now_ms: i64) -> Result<u64, StoreError>;
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
     /// The attempts at `endpoint_id`, newest first, before `before` (an attempt id).
     async fn attempts(
         &self,
-        endpoint_id: &str,
+        endpoint_id: ObjectId,
         before: Option<ObjectId>,
         fetch: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError>;

@@ -152,7 +152,7 @@ pub async fn idempotent_posts(
             .chain_update(&bytes)
             .finalize(),
     );
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = crate::time::now_ms();
     let resource_id = match idempotency.store.begin(&key, &fingerprint, now_ms).await {
         Ok(Begin::Run { resource_id }) => resource_id,
         Ok(Begin::Replay(stored)) => return replay(stored),
@@ -258,7 +258,7 @@ mod tests {
     /// A retry after an attempt that answered 5xx runs with the id that attempt reserved:
     /// its write may have landed after all.
     async fn a_retry_after_a_failed_attempt_reuses_its_resource_id(store: &dyn IdempotencyStore) {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::time::now_ms();
         let Begin::Run { resource_id } = store.begin("key-1", "fp", now).await.unwrap() else {
             panic!("the first attempt must run");
         };
