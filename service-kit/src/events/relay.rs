@@ -40,11 +40,23 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Waits for `wake` or `IDLE_POLL`; `false` once `stop` says so.
-async fn idle(wake: &Notify, stop: &mut watch::Receiver<bool>) -> bool {
+/// The longest a loop waits after failures in a row.
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// How long a loop waits before it looks again: `IDLE_POLL`, doubled for each failure in a
+/// row up to `MAX_BACKOFF`, so that a store that stopped answering is not asked again and
+/// again while it is away.
+fn wait_after(failures: u32) -> Duration {
+    IDLE_POLL
+        .saturating_mul(2_u32.saturating_pow(failures))
+        .min(MAX_BACKOFF)
+}
+
+/// Waits for `wake` or `wait`; `false` once `stop` says so.
+async fn idle(wake: &Notify, wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         () = wake.notified() => {}
-        () = tokio::time::sleep(IDLE_POLL) => {}
+        () = tokio::time::sleep(wait) => {}
         _ = stop.changed() => {}
     }
     !*stop.borrow()
@@ -54,16 +66,21 @@ impl Worker {
     /// Relays until `stop`.
     pub async fn relay(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut purged_at = std::time::Instant::now() - PURGE_EVERY;
+        let mut failures = 0;
         loop {
             match self.relay_once().await {
                 Ok(relayed) if relayed > 0 => {
+                    failures = 0;
                     if *stop.borrow() {
                         return;
                     }
                     continue;
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "events not relayed yet; retrying"),
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "events not relayed yet; retrying");
+                }
             }
             if purged_at.elapsed() >= PURGE_EVERY {
                 purged_at = std::time::Instant::now();
@@ -72,7 +89,7 @@ impl Worker {
                     tracing::warn!(%error, "old events not purged yet");
                 }
             }
-            if !idle(&self.written, &mut stop).await {
+            if !idle(&self.written, wait_after(failures), &mut stop).await {
                 return;
             }
         }
@@ -109,9 +126,11 @@ impl Worker {
 
     /// Delivers until `stop`.
     pub async fn deliver(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut failures = 0;
         loop {
             match self.store.claim(now_ms(), millis(LEASE)).await {
                 Ok(Some(delivery)) => {
+                    failures = 0;
                     if let Err(error) = self.attempt(delivery).await {
                         tracing::warn!(%error, "delivery not settled; its lease will run out");
                     }
@@ -120,10 +139,13 @@ impl Worker {
                     }
                     continue;
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "deliveries not claimed yet; retrying"),
+                Ok(None) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "deliveries not claimed yet; retrying");
+                }
             }
-            if !idle(&self.owed, &mut stop).await {
+            if !idle(&self.owed, wait_after(failures), &mut stop).await {
                 return;
             }
         }
@@ -280,6 +302,15 @@ mod tests {
             error: None,
             retry_after: retry_after.map(Duration::from_secs),
         }
+    }
+
+    #[test]
+    fn loops_back_off_while_the_store_fails() {
+        assert_eq!(wait_after(0), IDLE_POLL);
+        assert_eq!(wait_after(1), IDLE_POLL * 2);
+        assert_eq!(wait_after(3), IDLE_POLL * 8);
+        assert_eq!(wait_after(5), MAX_BACKOFF);
+        assert_eq!(wait_after(u32::MAX), MAX_BACKOFF);
     }
 
     #[test]
