@@ -15,6 +15,14 @@ They change only values the generator cannot know, never what a check sees as va
   through links) would be tested. A valid generated id is replaced by one of the customers
   the stage created in customer-service (SCHEMATHESIS_CUSTOMER_IDS, comma-separated);
   malformed ids (negative cases) are sent as generated.
+
+- url of POST /webhook_endpoints and PATCH /webhook_endpoints/{id}: a generated URL names a
+  host that does not resolve here (or one outside the machine, where no delivery may go), so
+  every create would be `422 validation_failed` and nothing behind it (the endpoint's routes,
+  its deliveries, its attempts) would be tested. A valid generated url (the document's
+  pattern and length) is replaced by SCHEMATHESIS_WEBHOOK_URL, a loopback URL the stage's
+  services accept (WEBHOOK_ALLOW_LOOPBACK=true); malformed ones (negative cases) are sent as
+  generated.
 """
 
 import os
@@ -29,6 +37,30 @@ IDEMPOTENCY_KEY = "idempotency-key"
 VALID_KEY = re.compile(r"[\x21-\x7E]{1,255}")
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 CUSTOMER_IDS = [i for i in os.environ.get("SCHEMATHESIS_CUSTOMER_IDS", "").split(",") if i]
+WEBHOOK_URL = os.environ.get("SCHEMATHESIS_WEBHOOK_URL")
+WEBHOOK_PATHS = ("/webhook_endpoints", "/webhook_endpoints/{id}")
+# The document's url rule (pattern and maxLength), read as the schema loads.
+URL_RULE = {}
+
+
+@schemathesis.hook
+def before_load_schema(context, raw_schema):
+    schemas = raw_schema.get("components", {}).get("schemas", {})
+    url = schemas.get("CreateWebhookEndpoint", {}).get("properties", {}).get("url", {})
+    if "pattern" in url:
+        URL_RULE["pattern"] = re.compile(url["pattern"])
+        URL_RULE["max"] = url.get("maxLength")
+
+
+def valid_url(value):
+    pattern = URL_RULE.get("pattern")
+    limit = URL_RULE.get("max")
+    return (
+        isinstance(value, str)
+        and pattern is not None
+        and (limit is None or len(value) <= limit)
+        and pattern.search(value) is not None
+    )
 
 
 @schemathesis.hook
@@ -49,3 +81,11 @@ def before_call(context, case, kwargs):
         and OBJECT_ID.fullmatch(body["customer_id"])
     ):
         body["customer_id"] = random.choice(CUSTOMER_IDS)
+    if (
+        WEBHOOK_URL
+        and case.method.upper() in ("POST", "PATCH")
+        and case.path in WEBHOOK_PATHS
+        and isinstance(body, dict)
+        and valid_url(body.get("url"))
+    ):
+        body["url"] = WEBHOOK_URL

@@ -30,7 +30,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let customers = service_kit::seed::parse(seed::SAMPLE)?;
         service_kit::seed::in_background("customers", backend.store.clone(), customers);
     }
-    let events = backend.events(&settings, "customers", app::EVENT_TYPES)?;
+    let events = backend.events(&settings, "customers", None, app::EVENT_TYPES)?;
     let customers = Customers::new(backend.store.clone(), backend.name, events);
     let router = http::router(customers, backend.guards(&settings));
     backend.bind(SERVICE, &settings, router).await

@@ -30,7 +30,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.marked_uncollectible",
 ];
 const UPDATED: &str = "invoice.updated";
-const DELETED: &str = "invoice.deleted";
+pub(crate) const DELETED: &str = "invoice.deleted";
 
 /// The event type of a transition.
 fn transitioned(transition: Transition) -> &'static str {

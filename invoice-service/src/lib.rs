@@ -18,7 +18,7 @@ use service_kit::App;
 pub use settings::Settings;
 
 use crate::app::Invoices;
-use crate::cache::{InvoiceCache, LocalCache, ReadThrough, RedisCache, Ttl};
+use crate::cache::{CacheProjection, InvoiceCache, LocalCache, ReadThrough, RedisCache, Ttl};
 use crate::customers::CustomerDirectory;
 use crate::documents::Documents;
 use crate::store::{EmbeddedInvoiceStore, InvoiceStore, MongoInvoiceStore};
@@ -68,7 +68,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         service_kit::seed::in_background("invoices", backend.store.clone(), invoices);
     }
     let store = (backend.store.clone(), backend.name);
-    let events = backend.events(&settings.common, "invoices", app::EVENT_TYPES)?;
+    let projection = Arc::new(CacheProjection::new(cache.clone(), ttl));
+    let events = backend.events(
+        &settings.common,
+        "invoices",
+        Some(projection),
+        app::EVENT_TYPES,
+    )?;
     let invoices = Invoices::new(store, cache, reads, customers, documents, (ttl, events));
     let router = http::router(invoices, backend.guards(&settings.common));
     backend.bind(SERVICE, &settings.common, router).await

@@ -11,5 +11,6 @@ pub mod driver;
 pub mod ledger;
 pub mod outcome;
 pub mod procs;
+pub mod receiver;
 pub mod report;
 pub mod suite;

@@ -227,6 +227,10 @@ fn ensure_running(proc: &mut Proc, awaited: &str, lines: usize) -> anyhow::Resul
     Ok(())
 }
 
+/// The services' webhook retries: seconds apart rather than the default's minutes and
+/// hours, so that a row sees an endpoint's backlog delivered; 36 s in all before one fails.
+pub const WEBHOOK_RETRY_SCHEDULE: &str = "1s,1s,2s,2s,5s,5s,5s,5s,5s,5s";
+
 /// Where the servers come from.
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -367,6 +371,12 @@ impl Cluster {
                 ("SEED_SAMPLE_DATA".to_owned(), "false".to_owned()),
                 ("RUST_LOG".to_owned(), rust_log.to_owned()),
                 ("NO_COLOR".to_owned(), "1".to_owned()),
+                // The webhook rows' receiver listens on 127.0.0.1.
+                ("WEBHOOK_ALLOW_LOOPBACK".to_owned(), "true".to_owned()),
+                (
+                    "WEBHOOK_RETRY_SCHEDULE".to_owned(),
+                    WEBHOOK_RETRY_SCHEDULE.to_owned(),
+                ),
             ]
         };
         let customers = Proc::new(Launch {
@@ -440,6 +450,22 @@ impl Cluster {
         self.invoices.start()?;
         let url = format!("{}/health", self.invoice_url());
         wait_for_health(&mut self.invoices, &url).await
+    }
+
+    /// Another invoice-service beside the cluster's, on its MongoDB database and with its
+    /// environment, but on `port`, reaching Redis at `redis_url`, logging to `<name>.log`.
+    pub fn invoice_instance(&self, name: &str, port: u16, redis_url: &str) -> Proc {
+        let mut launch = self.invoices.launch.clone();
+        for (key, value) in &mut launch.env {
+            match key.as_str() {
+                "PORT" => *value = port.to_string(),
+                "REDIS_URL" => *value = redis_url.to_owned(),
+                _ => {}
+            }
+        }
+        launch.log = launch.log.with_file_name(format!("{name}.log"));
+        launch.name = name.to_owned();
+        Proc::new(launch)
     }
 
     /// The process of `member`.

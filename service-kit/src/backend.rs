@@ -8,6 +8,7 @@ use crate::events::delivery::Sender;
 use crate::events::relay::{self, Worker};
 use crate::events::{
     EmbeddedEventStore, EmbeddedOutbox, EventStore, Events, MongoEventStore, MongoOutbox, Outbox,
+    Projection,
 };
 use crate::http::Guards;
 use crate::idempotency::{
@@ -93,12 +94,13 @@ impl<S: ?Sized> Backend<S> {
     }
 
     /// Starts relaying the events the service's writes leave in `records` (its collection
-    /// of records) and delivering them; the use cases of its events and webhooks, which
-    /// emit `types`. The loops stop when the service does.
+    /// of records), feeding them to `projection` and delivering them; the use cases of its
+    /// events and webhooks, which emit `types`. The loops stop when the service does.
     pub fn events(
         &mut self,
         settings: &Common,
         records: &str,
+        projection: Option<Arc<dyn Projection>>,
         types: &'static [&'static str],
     ) -> anyhow::Result<Events> {
         let (store, outbox): (Arc<dyn EventStore>, Arc<dyn Outbox>) = match &self.database {
@@ -119,6 +121,7 @@ impl<S: ?Sized> Backend<S> {
                 settings.events.attempt_timeout,
             )?,
             settings: settings.events.clone(),
+            projection,
             written: tokio::sync::Notify::new(),
             owed: tokio::sync::Notify::new(),
         });

@@ -94,6 +94,23 @@ pub fn assert_bearer_on(doc: &Value, path: &str, method: &str) {
     assert!(doc["paths"]["/health"]["get"]["security"].is_null());
 }
 
+/// Asserts that the events and webhook-endpoint routes name the service's event `types` and
+/// need the bearer key.
+pub fn assert_event_routes(doc: &Value, types: &[&str]) {
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["EventType"]["enum"], serde_json::json!(types));
+    let mut enabled = vec!["*"];
+    enabled.extend(types);
+    assert_eq!(schemas["EnabledEvent"]["enum"], serde_json::json!(enabled));
+    for (path, method) in [
+        ("/events", "get"),
+        ("/webhook_endpoints", "post"),
+        ("/webhook_endpoints/{id}/recover", "post"),
+    ] {
+        assert_bearer_on(doc, path, method);
+    }
+}
+
 /// What a string schema's `pattern`, `minLength` and `maxLength` accept.
 pub fn accepted_by(schema: impl serde::Serialize) -> impl Fn(&str) -> bool {
     let json = serde_json::to_value(schema).unwrap_or_default();

@@ -2,10 +2,13 @@
 //! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
 //! Swagger UI at `GET /docs`.
 
-use service_kit::openapi::Shared;
+use service_kit::openapi::{EventRoutes, Shared};
 use utoipa::OpenApi;
 
 use super::{customers, ready};
+
+/// The events and webhook-endpoint routes, with the customer event types.
+const EVENTS: EventRoutes = EventRoutes(crate::app::EVENT_TYPES);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,7 +26,7 @@ use super::{customers, ready};
         customers::delete_customer,
         ready::ready,
     ),
-    modifiers(&Shared),
+    modifiers(&Shared, &EVENTS),
     tags(
         (name = "customers", description = "Customers: create, read, update, delete, list."),
         (name = "operations", description = "Health, readiness, metrics and this document; never behind an API key."),
@@ -33,6 +36,7 @@ pub struct ApiDoc;
 
 #[cfg(test)]
 mod tests {
+    use service_kit::events::url_guard::{UrlPolicy, UrlRefused};
     use test_support::openapi::{Expected, accepted_by, assert_document};
 
     use super::*;
@@ -49,12 +53,93 @@ mod tests {
                 routes: &[
                     ("/customers", &["get", "post"]),
                     ("/customers/{id}", &["get", "put", "patch", "delete"]),
+                    ("/events", &["get"]),
+                    ("/events/{id}", &["get"]),
+                    ("/events/{id}/redeliver", &["post"]),
+                    ("/webhook_endpoints", &["get", "post"]),
+                    ("/webhook_endpoints/{id}", &["get", "patch", "delete"]),
+                    ("/webhook_endpoints/{id}/rotate_secret", &["post"]),
+                    ("/webhook_endpoints/{id}/attempts", &["get"]),
+                    ("/webhook_endpoints/{id}/recover", &["post"]),
                 ],
-                closed: &["CreateCustomer", "UpdateCustomer", "Address"],
+                closed: &[
+                    "CreateCustomer",
+                    "UpdateCustomer",
+                    "Address",
+                    "CreateWebhookEndpoint",
+                    "UpdateWebhookEndpoint",
+                    "RedeliverEvent",
+                    "RecoverWebhookEndpoint",
+                ],
                 describes: ("Customer", serde_json::to_value(customer).unwrap()),
                 guarded: ("/customers", "post"),
             },
         );
+    }
+
+    #[test]
+    fn events_and_webhook_endpoints_name_the_customer_event_types_and_need_the_key() {
+        let doc = test_support::openapi::document(&ApiDoc::openapi());
+        test_support::openapi::assert_event_routes(&doc, crate::app::EVENT_TYPES);
+    }
+
+    /// The URL check with loopback allowed. Every sample is an address, or is refused
+    /// before its host would be looked up, so none needs a name server.
+    async fn checked(url: &str) -> Result<(), UrlRefused> {
+        let policy = UrlPolicy {
+            allow_loopback: true,
+        };
+        policy.check(url).await.map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn the_documented_url_pattern_takes_only_urls_the_check_can_take() {
+        let documented = accepted_by(service_kit::openapi::events::url_input());
+        for url in [
+            "http://127.0.0.1",
+            "https://127.0.0.1:8443/hooks?x=1#f",
+            "HTTPS://127.0.0.1/a@b",
+            "http://[::1]/",
+            "http://[::1]:65535/hooks",
+            "https://8.8.8.8/billing",
+            "http://[2606:4700::1111]:80/",
+        ] {
+            assert!(documented(url), "{url}");
+            assert_eq!(checked(url).await, Ok(()), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1/",
+            "http://169.254.169.254/",
+            "http://[fd00::1]/",
+        ] {
+            assert!(documented(url), "{url}");
+            assert_eq!(checked(url).await, Err(UrlRefused::Private), "{url}");
+        }
+        for url in [
+            "",
+            "127.0.0.1",
+            "ftp://127.0.0.1/",
+            "http://user:pw@127.0.0.1/",
+            "http://user@127.0.0.1/",
+            "http://127.0.0.1:65536/",
+            "http://[::1/",
+            "http://[1:2]/",
+            "http://256.0.0.1/",
+            "http://a b/",
+            "mailto:ops@127.0.0.1",
+        ] {
+            assert!(!documented(url), "{url:?}");
+            assert!(
+                matches!(
+                    checked(url).await,
+                    Err(UrlRefused::NotHttp | UrlRefused::Credentials)
+                ),
+                "{url:?}"
+            );
+        }
+        let longest = format!("https://127.0.0.1/{}", "a".repeat(2048 - 18));
+        assert!(documented(&longest));
+        assert!(!documented(&format!("{longest}a")));
     }
 
     /// Whether the domain takes a new customer whose `field` (`a.b` for nested) is `value`.

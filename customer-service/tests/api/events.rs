@@ -279,6 +279,25 @@ async fn gone_disables_the_endpoint_and_recover_sends_the_failed_ones_again() {
     let requests = receiver.wait_for(WAIT, |r| r.len() >= 4).await;
     assert_eq!(requests.len(), 4);
     assert_eq!(requests[3].id, event_id);
+
+    // A disabled endpoint is not sent anything until it is enabled again.
+    let endpoint_path = format!("/webhook_endpoints/{endpoint_id}");
+    let (status, _) = status_and_json(
+        app.patch(&endpoint_path, &json!({"status": "disabled"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) = status_and_json(
+        app.post(
+            &format!("/events/{event_id}/redeliver"),
+            &json!({"endpoint_id": endpoint_id}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "endpoint_disabled");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 mod hooks;
 mod keys;
 mod local;
+mod projection;
 mod read_through;
 mod redis;
 
@@ -19,6 +20,7 @@ use bson::oid::ObjectId;
 #[cfg(feature = "test-hooks")]
 pub use hooks::{BeforeFill, TestHooks};
 pub use local::LocalCache;
+pub use projection::CacheProjection;
 use rand::Rng;
 pub use read_through::{Found, ReadThrough, Source};
 pub use redis::RedisCache;
@@ -93,13 +95,20 @@ impl InvoiceCache {
     /// A reader's fill after a store read: best effort, and refused if the cache already
     /// holds this version or a newer one.
     pub async fn fill(&self, id: ObjectId, entry: Entry) {
+        if !self.put_if_newer(id, entry).await {
+            tracing::debug!(invoice = %id, "cache fill skipped: the cache is unavailable");
+        }
+    }
+
+    /// Stores `entry` unless the cache holds this version or a newer one; `false` when the
+    /// cache cannot be reached now.
+    pub async fn put_if_newer(&self, id: ObjectId, entry: Entry) -> bool {
         match self {
-            InvoiceCache::Redis(cache) => {
-                if let Err(error) = cache.put_if_newer(id, &entry).await {
-                    tracing::debug!(%error, "cache fill skipped");
-                }
+            InvoiceCache::Redis(cache) => cache.put_if_newer(id, &entry).await.is_ok(),
+            InvoiceCache::Local(cache) => {
+                cache.put_if_newer(id, entry).await;
+                true
             }
-            InvoiceCache::Local(cache) => cache.put_if_newer(id, entry).await,
         }
     }
 

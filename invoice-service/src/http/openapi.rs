@@ -2,11 +2,14 @@
 //! attributes and the DTOs' `ToSchema` derives, and served at `GET /openapi.json` with
 //! Swagger UI at `GET /docs`.
 
-use service_kit::openapi::Shared;
+use service_kit::openapi::{EventRoutes, Shared};
 use utoipa::OpenApi;
 
 use super::dto::LineItemInput;
 use super::{documents, invoices, ready};
+
+/// The events and webhook-endpoint routes, with the invoice event types.
+const EVENTS: EventRoutes = EventRoutes(crate::app::EVENT_TYPES);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,7 +34,7 @@ use super::{documents, invoices, ready};
         ready::ready,
     ),
     components(schemas(LineItemInput)),
-    modifiers(&Shared),
+    modifiers(&Shared, &EVENTS),
     tags(
         (name = "invoices", description = "Invoices: drafts, their lifecycle draft → open → paid | void | uncollectible, and lists."),
         (name = "operations", description = "Health, readiness, metrics and this document; never behind an API key."),
@@ -66,12 +69,34 @@ mod tests {
                     ("/invoices/{id}/void", &["post"]),
                     ("/invoices/{id}/mark_uncollectible", &["post"]),
                     ("/invoices/{id}/pdf", &["get"]),
+                    ("/events", &["get"]),
+                    ("/events/{id}", &["get"]),
+                    ("/events/{id}/redeliver", &["post"]),
+                    ("/webhook_endpoints", &["get", "post"]),
+                    ("/webhook_endpoints/{id}", &["get", "patch", "delete"]),
+                    ("/webhook_endpoints/{id}/rotate_secret", &["post"]),
+                    ("/webhook_endpoints/{id}/attempts", &["get"]),
+                    ("/webhook_endpoints/{id}/recover", &["post"]),
                 ],
-                closed: &["CreateInvoice", "UpdateInvoice", "LineItemInput"],
+                closed: &[
+                    "CreateInvoice",
+                    "UpdateInvoice",
+                    "LineItemInput",
+                    "CreateWebhookEndpoint",
+                    "UpdateWebhookEndpoint",
+                    "RedeliverEvent",
+                    "RecoverWebhookEndpoint",
+                ],
                 describes: ("Invoice", serde_json::to_value(invoice).unwrap()),
                 guarded: ("/invoices", "post"),
             },
         );
+    }
+
+    #[test]
+    fn events_and_webhook_endpoints_name_the_invoice_event_types_and_need_the_key() {
+        let doc = document();
+        test_support::openapi::assert_event_routes(&doc, crate::app::EVENT_TYPES);
     }
 
     #[test]

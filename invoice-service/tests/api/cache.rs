@@ -75,6 +75,49 @@ async fn no_stale_read_when_another_instance_wrote() {
     stale.assert_none("stale reads across instances");
 }
 
+#[tokio::test]
+async fn a_write_its_instance_could_not_publish_is_published_by_another() {
+    let app = spawn_app().await;
+    if app.settings.redis_url.is_none() {
+        return; // the in-process cache serves one instance only
+    }
+    // Nothing listens on port 1: this instance cannot reach Redis at all.
+    let cut_off = app
+        .instance_with_redis(Some("redis://127.0.0.1:1".into()))
+        .await;
+    let writer = Client::new(&cut_off.base);
+    let Draft { path, .. } = app.draft_for("Cut off", "cut-off@example.com").await;
+    app.get(&path).await;
+    assert_eq!(
+        x_cache(&app, &path).await,
+        "HIT",
+        "the old state is in Redis"
+    );
+
+    set_tax_rate(&writer, &path, 1234).await;
+    let written = tokio::time::Instant::now();
+    loop {
+        let response = app.get(&path).await;
+        let hit = response.headers()["x-cache"] == "HIT";
+        let (_, read) = status_and_json(response).await;
+        if read["invoice"]["tax_rate_bps"] == 1234 {
+            assert!(hit, "the new state is served from Redis");
+            break;
+        }
+        assert!(
+            written.elapsed() < std::time::Duration::from_secs(5),
+            "the write is still unseen through Redis after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn x_cache(client: &Client, path: &str) -> String {
+    let response = client.get(path).await;
+    let value = response.headers()["x-cache"].to_str().unwrap();
+    value.to_owned()
+}
+
 /// The id to pause, how the reader says it paused, and what releases it.
 type Armed = (ObjectId, oneshot::Sender<()>, oneshot::Receiver<()>);
 

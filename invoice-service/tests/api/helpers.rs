@@ -118,8 +118,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 impl TestApp {
     /// Another instance of invoice-service sharing this one's database and cache.
     pub async fn second_instance(&self) -> Running {
+        self.instance_with_redis(self.settings.redis_url.clone())
+            .await
+    }
+
+    /// Another instance of invoice-service sharing this one's database, with `redis_url`
+    /// as its cache.
+    pub async fn instance_with_redis(&self, redis_url: Option<String>) -> Running {
         let mut settings = self.settings.clone();
         settings.before_cache_fill = None;
+        settings.redis_url = redis_url;
         spawn_invoice_service(settings).await
     }
 

@@ -10,11 +10,14 @@
 //! - invoice numbers are unique and gapless, `INV-000001` up to the highest, each once:
 //!   `invariants::numbers_gapless`;
 //! - every invoice the run touched reads back (through the cache) as the store holds it:
-//!   [`check_reads`].
+//!   [`check_reads`];
+//! - no event without its change, no change without its event: each record's events in the
+//!   log are 1..=its version, each once: [`check_event_log`].
 //!
 //! This file collects what the clients were told ([`Ledger`], sorted by kind of write) and
 //! what the check found ([`Consistency`]); `store` reads the stores.
 
+mod events;
 mod invariants;
 mod reads;
 mod store;
@@ -27,6 +30,7 @@ use serde::Serialize;
 
 use self::store::Stored;
 use crate::outcome::{Op, Outcome};
+pub use events::{EventLog, check_event_log, read_event_log, read_records};
 pub use reads::check_reads;
 pub use store::{StoreView, StoredCustomer, StoredInvoice, read_store};
 
@@ -66,6 +70,11 @@ pub struct Consistency {
     pub reads_checked: u64,
     pub reads_from_cache: u64,
     pub stale_reads: u64,
+    /// Records and deleted objects whose events were compared with their versions, the
+    /// events, and how many objects' events do not match their changes.
+    pub event_objects_checked: u64,
+    pub events_checked: u64,
+    pub event_problems: u64,
     /// The first problems of each kind, to tell what went wrong.
     pub examples: Vec<String>,
 }
@@ -77,6 +86,7 @@ impl Consistency {
             && self.duplicates == 0
             && self.number_problems == 0
             && self.stale_reads == 0
+            && self.event_problems == 0
     }
 
     fn note(&mut self, problem: String) {
@@ -88,7 +98,7 @@ impl Consistency {
     /// One line for the table.
     pub fn summary(&self) -> String {
         format!(
-            "{} acked / {} failed checked; missing {}, failed-present {}, dup {}, number gaps {} (of {}); stale reads {} of {}",
+            "{} acked / {} failed checked; missing {}, failed-present {}, dup {}, number gaps {} (of {}); stale reads {} of {}; {}",
             self.acknowledged_checked,
             self.failed_checked,
             self.missing,
@@ -97,7 +107,16 @@ impl Consistency {
             self.number_problems,
             self.numbered,
             self.stale_reads,
-            self.reads_checked
+            self.reads_checked,
+            self.events_summary()
+        )
+    }
+
+    /// The event-log part of [`Consistency::summary`].
+    pub fn events_summary(&self) -> String {
+        format!(
+            "events of {} objects ({} events): {} not matching their changes",
+            self.event_objects_checked, self.events_checked, self.event_problems
         )
     }
 }

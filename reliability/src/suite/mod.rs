@@ -8,16 +8,20 @@
 
 mod baseline;
 mod customer_service_down;
+mod deliverer_killed;
 mod fault;
 mod idempotent_retries;
 mod measure;
 mod mongo_outage;
 mod redis_killed;
 mod redis_paused;
+mod redis_stalled_for_one;
 mod sigterm;
 mod soak;
 mod start_both_down;
 mod system;
+mod webhook_endpoint_down;
+mod webhooks;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -48,6 +52,10 @@ pub const ROWS: &[(&str, &str)] = &[
         "redis-server stopped with SIGSTOP for 10 s under the same load",
     ),
     (
+        "redis-stalled-for-one",
+        "Redis stalled for one of two invoice-service instances for 10 s: writes through it, reads through the other",
+    ),
+    (
         "mongo-stopped",
         "MongoDB server killed for 15 s under load, then started again on its data",
     ),
@@ -74,6 +82,14 @@ pub const ROWS: &[(&str, &str)] = &[
     (
         "start-both-down",
         "both services started while MongoDB and Redis are down; then the servers start",
+    ),
+    (
+        "webhook-endpoint-down",
+        "a webhook endpoint subscribed to every event answers 503 for 5 s, then listens no more for 5 s, under load",
+    ),
+    (
+        "deliverer-killed",
+        "invoice-service, then customer-service, killed (SIGKILL) with a webhook delivery in flight, under load",
     ),
     ("soak", "a long run of mixed requests at a steady rate"),
 ];
@@ -225,6 +241,7 @@ impl Suite {
             "baseline" => self.baseline(&mut row).await,
             "redis-killed" => self.redis_killed(&mut row).await,
             "redis-paused" => self.redis_paused(&mut row).await,
+            "redis-stalled-for-one" => self.redis_stalled_for_one(&mut row).await,
             "mongo-stopped" => self.mongo_stopped(&mut row).await,
             "mongo-paused" => self.mongo_paused(&mut row).await,
             "idempotent-retries" => self.idempotent_retries(&mut row).await,
@@ -232,6 +249,8 @@ impl Suite {
             "sigterm-invoice" => self.sigterm(&mut row, Service::Invoices).await,
             "sigterm-customer" => self.sigterm(&mut row, Service::Customers).await,
             "start-both-down" => self.start_both_down(&mut row).await,
+            "webhook-endpoint-down" => self.webhook_endpoint_down(&mut row).await,
+            "deliverer-killed" => self.deliverer_killed(&mut row).await,
             "soak" => self.soak(&mut row).await,
             other => Err(anyhow::anyhow!("no such row {other}")),
         };

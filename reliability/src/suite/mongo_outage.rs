@@ -2,7 +2,8 @@
 //! and started again on its data, or frozen (SIGSTOP) for 10 s and continued. Requests that
 //! need it must get a quick 503 (never a 500), cached reads must keep answering, and the
 //! services must recover without a restart: within 15 s of a restart, and within 2 s of a
-//! freeze's end, whose calls the services have shed rather than queued.
+//! freeze's end, whose calls the services have shed rather than queued. A server killed
+//! during writes must leave no event without its change and no change without its event.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use super::fault::Fault;
 use super::measure::{Tally, reads_of};
 use super::{RowResult, Suite, UNAVAILABLE_WITHIN_MS};
 use crate::drive::Mix;
+use crate::ledger::Consistency;
 use crate::outcome::{Outcome, unix_ms};
 use crate::procs::Member;
 use crate::report::ms;
@@ -22,6 +24,9 @@ struct Outage {
     fault: Fault,
     seconds: f64,
     recovery_within_s: f64,
+    /// Whether the row judges the event logs against the records itself, beside the
+    /// consistency check's count.
+    events_criterion: bool,
 }
 
 impl Suite {
@@ -30,6 +35,7 @@ impl Suite {
             fault: Fault::Kill(Member::Mongo),
             seconds: 15.0,
             recovery_within_s: 15.0,
+            events_criterion: true,
         };
         self.mongo_outage(row, outage).await
     }
@@ -39,6 +45,7 @@ impl Suite {
             fault: Fault::Pause(Member::Mongo),
             seconds: 10.0,
             recovery_within_s: 2.0,
+            events_criterion: false,
         };
         self.mongo_outage(row, outage).await
     }
@@ -168,6 +175,21 @@ impl Suite {
             "same processes",
             now == pids && alive,
         );
+        if plan.events_criterion {
+            let mut events = Consistency::default();
+            self.check_event_logs(&mut events).await?;
+            for example in events.examples.iter().take(5) {
+                println!("reliability:   events: {example}");
+            }
+            row.figure("event_objects_checked", events.event_objects_checked);
+            row.figure("events_checked", events.events_checked);
+            row.check(
+                "events match changes",
+                events.events_summary(),
+                "every record's events 1..=version, each once; deleted ones end deleted",
+                events.event_problems == 0 && events.event_objects_checked > 0,
+            );
+        }
         Ok(())
     }
 }

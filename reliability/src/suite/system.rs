@@ -15,6 +15,9 @@ use crate::ledger;
 use crate::outcome::{Op, Outcome, Told, unix_ms};
 use crate::procs::Member;
 
+/// How long the relays get to empty every outbox before the event logs are compared.
+const DRAIN_WITHIN: Duration = Duration::from_secs(30);
+
 impl Suite {
     pub(super) fn invoice_url(&self) -> String {
         self.cluster.invoice_url()
@@ -141,14 +144,61 @@ impl Suite {
         Ok(())
     }
 
-    /// The whole ledger against the stores, and every seeded or touched invoice read back.
+    /// The whole ledger against the stores, every seeded or touched invoice read back, and
+    /// both event logs against the records.
     pub(super) async fn consistency(&self) -> anyhow::Result<ledger::Consistency> {
         let store = self.read_store().await?;
         let mut report = ledger::check_store(&self.ledger, &store);
         let mut ids: BTreeSet<String> = self.target_ids().into_iter().collect();
         ids.extend(self.touched.iter().cloned());
         ledger::check_reads(&self.http, &self.invoice_url(), &ids, &store, &mut report).await?;
+        self.check_event_logs(&mut report).await?;
         Ok(report)
+    }
+
+    /// Each service's records and the collection holding them.
+    pub(super) fn record_collections(&self) -> [(&str, &'static str); 2] {
+        [
+            (self.cluster.invoice_db.as_str(), "invoices"),
+            (self.cluster.customer_db.as_str(), "customers"),
+        ]
+    }
+
+    /// Both event logs against their records ([`ledger::check_event_log`]), once the relays
+    /// have emptied every outbox, or [`DRAIN_WITHIN`] has passed: whatever is still in an
+    /// outbox then counts as a problem.
+    pub(super) async fn check_event_logs(
+        &self,
+        report: &mut ledger::Consistency,
+    ) -> anyhow::Result<()> {
+        for (database, records) in self.record_collections() {
+            self.drained(database, records, DRAIN_WITHIN).await?;
+            let log = ledger::read_event_log(&self.mongo, database, records).await?;
+            ledger::check_event_log(&log, report);
+        }
+        Ok(())
+    }
+
+    /// Waits up to `within` until no record of `database.records` has events in its outbox;
+    /// whether that happened. The relay copies events asynchronously, and backs off for up to
+    /// 8 s while MongoDB fails.
+    pub(super) async fn drained(
+        &self,
+        database: &str,
+        records: &str,
+        within: Duration,
+    ) -> anyhow::Result<bool> {
+        let deadline = Instant::now() + within;
+        loop {
+            let read = ledger::read_records(&self.mongo, database, records).await?;
+            if read.iter().all(|r| !r.pending) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     pub(super) async fn read_store(&self) -> anyhow::Result<ledger::StoreView> {

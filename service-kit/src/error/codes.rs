@@ -60,6 +60,12 @@ pub const CONFLICT: ErrorCode = ErrorCode::new(
     "conflict",
     "It was changed by other requests at the same time; try again.",
 );
+/// A redelivery asked of a webhook endpoint that is disabled.
+pub const ENDPOINT_DISABLED: ErrorCode = ErrorCode::new(
+    StatusCode::CONFLICT,
+    "endpoint_disabled",
+    "The webhook endpoint is disabled; enable it (PATCH or recover) first.",
+);
 pub const IDEMPOTENCY_KEY_IN_USE: ErrorCode = ErrorCode::new(
     StatusCode::CONFLICT,
     "idempotency_key_in_use",

@@ -18,8 +18,10 @@ use crate::{Limit, Page};
 
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
-const MAX_DESCRIPTION_CHARS: usize = 500;
-const MAX_URL_CHARS: usize = 2048;
+/// Longest endpoint description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// Longest webhook URL, in characters.
+pub const MAX_URL_CHARS: usize = 2048;
 
 /// The events and webhooks of one service.
 #[derive(Clone)]
@@ -329,10 +331,7 @@ impl Events {
         let event = self.get(event_id).await?;
         let endpoint = self.endpoint(endpoint_id).await?;
         if endpoint.status != EndpointStatus::Enabled {
-            return Err(ApiError::invalid_field(
-                "endpoint_id",
-                "the endpoint is disabled; enable it first",
-            ));
+            return Err(ApiError::from(crate::error::codes::ENDPOINT_DISABLED));
         }
         self.store
             .requeue(&Delivery::new(endpoint.id, &event, now_ms()))

@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
+CREATE TABLE IF NOT EXISTS unprojected_events (
+    id   TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 ";
 
 /// Adds `event` to the outbox, inside the transaction of the write that made it.
@@ -436,6 +440,54 @@ impl EventStore for EmbeddedEventStore {
                     params![endpoint_id, before, limit],
                     from_json,
                 )
+            })
+            .await
+    }
+
+    async fn owe_projection(&self, events: &[Event]) -> Result<(), StoreError> {
+        let rows = events
+            .iter()
+            .map(|event| Ok((event.id.to_hex(), event.to_json()?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                for (id, body) in &rows {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO unprojected_events (id, body) VALUES (?1, ?2)",
+                        params![id, body],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn owed_projections(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let limit = fetch_limit(limit);
+        self.db
+            .call(move |conn| {
+                bodies(
+                    conn,
+                    "SELECT body FROM unprojected_events ORDER BY id LIMIT ?1",
+                    params![limit],
+                    Event::from_json,
+                )
+            })
+            .await
+    }
+
+    async fn projected(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                for id in &ids {
+                    tx.execute("DELETE FROM unprojected_events WHERE id = ?1", [id])?;
+                }
+                tx.commit()?;
+                Ok(())
             })
             .await
     }

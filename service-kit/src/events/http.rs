@@ -11,13 +11,37 @@ use axum::{Json, Router};
 use bson::oid::ObjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::Event;
 use super::app::{EndpointFields, Events};
 use super::store::{AttemptRecord, Endpoint, EndpointStatus, EventQuery};
 use crate::error::ApiError;
 use crate::extract::{double_option, object_id_field};
+use crate::openapi::IdempotencyKeyHeader;
+use crate::openapi::events::{
+    self as schemas, AttemptErrors, AttemptList, CreateErrors, DeliveryScheduled, EVENTS_TAG,
+    EventList, EventSchema, ListErrors, OneErrors, RecoverErrors, RedeliverErrors, RotateErrors,
+    UpdateErrors, WEBHOOK_ENDPOINTS_TAG, WebhookEndpointDeleted,
+};
 use crate::{Cursor, JsonBody, Limit, ObjectIdParam, Page, QueryParams};
+
+/// The document of these routes; [`crate::openapi::EventRoutes`] adds it to a service's.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_events,
+    get_event,
+    redeliver,
+    create_endpoint,
+    list_endpoints,
+    get_endpoint,
+    update_endpoint,
+    delete_endpoint,
+    rotate_secret,
+    list_attempts,
+    recover,
+))]
+pub(crate) struct EventsApi;
 
 /// The routes, for a service's business router (behind its API keys).
 pub fn routes<S: Clone + Send + Sync + 'static>(events: Events) -> Router<S> {
@@ -41,17 +65,33 @@ pub fn routes<S: Clone + Send + Sync + 'static>(events: Events) -> Router<S> {
         .with_state(events)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListEvents {
     #[serde(rename = "type")]
+    #[param(schema_with = schemas::event_type_filter)]
     kind: Option<String>,
+    #[param(schema_with = schemas::object_id_filter)]
     object_id: Option<String>,
+    #[param(inline)]
     after: Option<Cursor>,
     #[serde(default)]
+    #[param(inline)]
     limit: Limit,
 }
 
+/// List events, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = EVENTS_TAG,
+    params(ListEvents),
+    responses(
+        (status = 200, description = "One page of events.", body = EventList),
+        ListErrors,
+    ),
+)]
 async fn list_events(
     State(events): State<Events>,
     QueryParams(query): QueryParams<ListEvents>,
@@ -70,6 +110,17 @@ async fn list_events(
     Ok(Json(events.list(selection, query.limit).await?))
 }
 
+/// Read an event.
+#[utoipa::path(
+    get,
+    path = "/events/{id}",
+    tag = EVENTS_TAG,
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "The event.", body = EventSchema),
+        OneErrors,
+    ),
+)]
 async fn get_event(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -77,13 +128,31 @@ async fn get_event(
     Ok(Json(events.get(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RedeliverEvent)]
 struct Redeliver {
     #[serde(with = "crate::id::hex")]
+    #[schema(schema_with = schemas::endpoint_id)]
     endpoint_id: ObjectId,
 }
 
+/// Send an event to an endpoint once more, whatever became of it before.
+///
+/// `404` for an unknown event or endpoint; `409 endpoint_disabled` when the endpoint is
+/// disabled.
+#[utoipa::path(
+    post,
+    path = "/events/{id}/redeliver",
+    tag = EVENTS_TAG,
+    operation_id = "redeliver_event",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    request_body = Redeliver,
+    responses(
+        (status = 202, description = "The delivery is owed again.", body = DeliveryScheduled),
+        RedeliverErrors,
+    ),
+)]
 async fn redeliver(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -98,25 +167,34 @@ async fn redeliver(
 }
 
 /// An endpoint as answered: never its secret, except right after it was made.
-#[derive(Debug, Serialize)]
-struct EndpointView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookEndpoint)]
+pub(crate) struct EndpointView {
     #[serde(with = "crate::id::hex")]
+    #[schema(schema_with = schemas::id)]
     id: ObjectId,
     url: String,
+    #[schema(schema_with = schemas::enabled_events)]
     enabled_events: Vec<String>,
+    #[schema(required = true)]
     description: Option<String>,
+    #[schema(schema_with = schemas::status)]
     status: EndpointStatus,
+    /// Why it is disabled, when it is.
+    #[schema(required = true)]
     disabled_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schemas::secret)]
     secret: Option<String>,
     /// Until when the secret a rotation replaced still signs beside the new one.
+    #[schema(required = true)]
     previous_secret_expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl EndpointView {
-    fn of(endpoint: Endpoint, with_secret: bool) -> Self {
+    pub(crate) fn of(endpoint: Endpoint, with_secret: bool) -> Self {
         Self {
             id: endpoint.id,
             url: endpoint.url,
@@ -134,15 +212,37 @@ impl EndpointView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of endpoints.
+type EndpointList = Page<EndpointView>;
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateWebhookEndpoint)]
 struct CreateEndpoint {
+    #[schema(schema_with = schemas::url_input)]
     url: String,
+    #[schema(schema_with = schemas::enabled_events_input)]
     enabled_events: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = schemas::description_input)]
     description: Option<String>,
 }
 
+/// Create a webhook endpoint.
+///
+/// Answers with the endpoint, its `secret` (shown this once) and its `Location`.
+#[utoipa::path(
+    post,
+    path = "/webhook_endpoints",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "create_webhook_endpoint",
+    params(IdempotencyKeyHeader),
+    request_body = CreateEndpoint,
+    responses(
+        (status = 201, description = "Created, with its secret.", body = EndpointView),
+        CreateErrors,
+    ),
+)]
 async fn create_endpoint(
     State(events): State<Events>,
     JsonBody(body): JsonBody<CreateEndpoint>,
@@ -164,14 +264,29 @@ async fn create_endpoint(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListPage {
+    #[param(inline)]
     after: Option<Cursor>,
     #[serde(default)]
+    #[param(inline)]
     limit: Limit,
 }
 
+/// List webhook endpoints, in id order, a page at a time (never a secret).
+#[utoipa::path(
+    get,
+    path = "/webhook_endpoints",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "list_webhook_endpoints",
+    params(ListPage),
+    responses(
+        (status = 200, description = "One page of endpoints.", body = EndpointList),
+        ListErrors,
+    ),
+)]
 async fn list_endpoints(
     State(events): State<Events>,
     QueryParams(query): QueryParams<ListPage>,
@@ -190,6 +305,18 @@ async fn list_endpoints(
     }))
 }
 
+/// Read a webhook endpoint (never its secret).
+#[utoipa::path(
+    get,
+    path = "/webhook_endpoints/{id}",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "get_webhook_endpoint",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "The endpoint.", body = EndpointView),
+        OneErrors,
+    ),
+)]
 async fn get_endpoint(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -197,16 +324,37 @@ async fn get_endpoint(
     Ok(Json(EndpointView::of(events.endpoint(id).await?, false)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateWebhookEndpoint)]
 struct UpdateEndpoint {
+    #[schema(schema_with = schemas::url_update)]
     url: Option<String>,
+    #[schema(schema_with = schemas::enabled_events_update)]
     enabled_events: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schemas::description_input)]
     description: Option<Option<String>>,
+    #[schema(schema_with = schemas::status_update)]
     status: Option<EndpointStatus>,
 }
 
+/// Change a webhook endpoint.
+///
+/// The given fields are merged; `null` clears `description` and leaves the others as they
+/// are. An empty object changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/webhook_endpoints/{id}",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "update_webhook_endpoint",
+    params(ObjectIdParam),
+    request_body = UpdateEndpoint,
+    responses(
+        (status = 200, description = "The endpoint as it is now.", body = EndpointView),
+        UpdateErrors,
+    ),
+)]
 async fn update_endpoint(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -224,6 +372,18 @@ async fn update_endpoint(
     )))
 }
 
+/// Delete a webhook endpoint; what it was still owed is given up.
+#[utoipa::path(
+    delete,
+    path = "/webhook_endpoints/{id}",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "delete_webhook_endpoint",
+    params(ObjectIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = WebhookEndpointDeleted),
+        OneErrors,
+    ),
+)]
 async fn delete_endpoint(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -235,6 +395,21 @@ async fn delete_endpoint(
     )])))
 }
 
+/// Give a webhook endpoint a new secret.
+///
+/// The old one keeps signing beside it for 24 hours (`previous_secret_expires_at`), so
+/// deliveries carry two signatures meanwhile.
+#[utoipa::path(
+    post,
+    path = "/webhook_endpoints/{id}/rotate_secret",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "rotate_webhook_endpoint_secret",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "The endpoint with its new secret.", body = EndpointView),
+        RotateErrors,
+    ),
+)]
 async fn rotate_secret(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -245,6 +420,18 @@ async fn rotate_secret(
     )))
 }
 
+/// List the attempts at delivering to a webhook endpoint, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/webhook_endpoints/{id}/attempts",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "list_webhook_endpoint_attempts",
+    params(ObjectIdParam, ListPage),
+    responses(
+        (status = 200, description = "One page of attempts.", body = AttemptList),
+        AttemptErrors,
+    ),
+)]
 async fn list_attempts(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,
@@ -257,18 +444,39 @@ async fn list_attempts(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RecoverWebhookEndpoint)]
 struct Recover {
+    #[schema(schema_with = schemas::since)]
     since: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RecoveryScheduled)]
 struct Recovered {
+    #[schema(value_type = String, examples("Failed deliveries scheduled again"))]
     message: &'static str,
+    /// How many events are owed to the endpoint again.
     redelivering: u64,
 }
 
+/// Send a webhook endpoint every event whose delivery to it failed since a moment.
+///
+/// Enables the endpoint if it was disabled; what was given up while it was disabled is sent
+/// too.
+#[utoipa::path(
+    post,
+    path = "/webhook_endpoints/{id}/recover",
+    tag = WEBHOOK_ENDPOINTS_TAG,
+    operation_id = "recover_webhook_endpoint",
+    params(ObjectIdParam, IdempotencyKeyHeader),
+    request_body = Recover,
+    responses(
+        (status = 202, description = "The failed deliveries are owed again.", body = Recovered),
+        RecoverErrors,
+    ),
+)]
 async fn recover(
     State(events): State<Events>,
     ObjectIdParam(id): ObjectIdParam,

@@ -10,6 +10,7 @@ pub mod delivery;
 mod embedded;
 pub mod http;
 pub(crate) mod mongo;
+pub mod projection;
 pub mod relay;
 pub mod store;
 pub mod url_guard;
@@ -27,6 +28,7 @@ use crate::store::StoreError;
 pub use app::Events;
 pub use embedded::{EmbeddedEventStore, EmbeddedOutbox, write_outbox, write_with_event};
 pub use mongo::{MongoEventStore, MongoOutbox};
+pub use projection::Projection;
 pub use store::{EventStore, Outbox, Pending};
 
 /// How events are kept and webhooks delivered.

@@ -26,6 +26,8 @@ pub struct MongoEventStore {
     endpoints: Collection<Document>,
     deliveries: Collection<Document>,
     attempts: Collection<Document>,
+    /// Events relayed while the projection could not take them.
+    unprojected: Collection<Document>,
     indexes: [Indexes; 3],
 }
 
@@ -60,6 +62,7 @@ impl MongoEventStore {
             endpoints: database.collection("webhook_endpoints"),
             deliveries,
             attempts,
+            unprojected: database.collection("unprojected_events"),
             indexes,
         }
     }
@@ -417,6 +420,34 @@ impl EventStore for MongoEventStore {
             decode_attempt,
         )
         .await
+    }
+
+    async fn owe_projection(&self, events: &[Event]) -> Result<(), StoreError> {
+        for event in events {
+            let document = doc! {"_id": event.id, "body": event.to_json()?};
+            insert_once(&self.database, &self.unprojected, document).await?;
+        }
+        Ok(())
+    }
+
+    async fn owed_projections(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let filter = Document::new();
+        self.all(
+            &self.unprojected,
+            filter,
+            doc! {"_id": 1},
+            limit,
+            decode_event,
+        )
+        .await
+    }
+
+    async fn projected(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
+        for id in ids {
+            let taken = self.unprojected.delete_one(doc! {"_id": id});
+            self.database.call(taken).await?;
+        }
+        Ok(())
     }
 
     async fn purge(&self, before_ms: i64) -> Result<(), StoreError> {

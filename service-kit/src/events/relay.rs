@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use super::delivery::{Outcome, Schedule, Sender};
 use super::store::{AttemptRecord, Delivery, DeliveryState, Endpoint, EndpointStatus};
-use super::{EventSettings, EventStore, Outbox};
+use super::{Event, EventSettings, EventStore, Outbox, Projection};
 use crate::store::StoreError;
 use crate::time::now_ms;
 
@@ -30,6 +30,8 @@ pub struct Worker {
     pub outbox: Arc<dyn Outbox>,
     pub sender: Sender,
     pub settings: EventSettings,
+    /// Fed every relayed event, when the service keeps a copy of its records elsewhere.
+    pub projection: Option<Arc<dyn Projection>>,
     /// Woken by a write, so its events go out at once rather than at the next poll.
     pub written: Notify,
     /// Woken when the relay owes something new.
@@ -97,12 +99,14 @@ impl Worker {
 
     /// One pass: how many records' outboxes it emptied.
     pub async fn relay_once(&self) -> Result<usize, StoreError> {
+        self.catch_up_projection().await?;
         let pending = self.outbox.pending(BATCH).await?;
         if pending.is_empty() {
             return Ok(0);
         }
         let endpoints: Vec<Endpoint> = self.store.endpoints(None, 10_000).await?;
         let now = now_ms();
+        let mut unprojected = Vec::new();
         for record in &pending {
             for event in &record.events {
                 self.store.append(event).await?;
@@ -118,10 +122,48 @@ impl Worker {
                     self.store.enqueue(&delivery).await?;
                 }
             }
+            if let Some(last) = record.events.last() {
+                if !self.project(last).await {
+                    unprojected.push(last.clone());
+                }
+            }
+        }
+        // What the projection could not take waits in the store before the outboxes empty.
+        if !unprojected.is_empty() {
+            metrics::counter!("projection_deferred_total").increment(unprojected.len() as u64);
+            self.store.owe_projection(&unprojected).await?;
+        }
+        for record in &pending {
             self.outbox.settle(record).await?;
         }
         self.owed.notify_one();
         Ok(pending.len())
+    }
+
+    /// Feeds the projection a record's newest state; `false` when it cannot take it now.
+    async fn project(&self, event: &Event) -> bool {
+        match &self.projection {
+            Some(projection) => projection.apply(event).await,
+            None => true,
+        }
+    }
+
+    /// Applies what earlier passes, here or on another instance, could not.
+    async fn catch_up_projection(&self) -> Result<(), StoreError> {
+        let Some(projection) = &self.projection else {
+            return Ok(());
+        };
+        let mut taken = Vec::new();
+        for event in self.store.owed_projections(BATCH).await? {
+            if !projection.apply(&event).await {
+                break;
+            }
+            taken.push(event.id);
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        self.store.projected(&taken).await
     }
 
     /// Delivers until `stop`.

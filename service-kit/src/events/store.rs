@@ -217,6 +217,13 @@ pub trait EventStore: Send + Sync + 'static {
         fetch: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError>;
 
+    /// Keeps `events` until the projection takes them: it could not when they were relayed.
+    async fn owe_projection(&self, events: &[Event]) -> Result<(), StoreError>;
+    /// Events the projection has not taken yet, oldest first.
+    async fn owed_projections(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// The projection has taken the events `ids`.
+    async fn projected(&self, ids: &[ObjectId]) -> Result<(), StoreError>;
+
     /// Forgets events, attempts and settled deliveries older than `before_ms`.
     async fn purge(&self, before_ms: i64) -> Result<(), StoreError>;
 }

@@ -50,8 +50,9 @@ impl Modify for Shared {
 }
 
 /// What every business route shares, so no route has to say it: it needs the bearer key,
-/// and a `201` carries the new resource's `Location` and may be an idempotent replay.
-fn business_conventions(openapi: &mut OpenApi) {
+/// and a `201` carries the new resource's `Location` and may be an idempotent replay. Adds
+/// only what an operation does not say yet, so a modifier may apply it again.
+pub(super) fn business_conventions(openapi: &mut OpenApi) {
     let header = |description: &str| {
         HeaderBuilder::new()
             .schema(ObjectBuilder::new().schema_type(Type::String))
