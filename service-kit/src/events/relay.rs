@@ -21,6 +21,8 @@ const LEASE: Duration = Duration::from_secs(60);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Records relayed per pass.
 const BATCH: usize = 100;
+/// How long a woken relay waits for the writes that follow before it relays them together.
+const GATHER: Duration = Duration::from_millis(50);
 /// How often old events and attempts are forgotten.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -71,7 +73,8 @@ impl Worker {
         let mut failures = 0;
         loop {
             match self.relay_once().await {
-                Ok(relayed) if relayed > 0 => {
+                // A full batch: more may be waiting.
+                Ok(relayed) if relayed == BATCH => {
                     failures = 0;
                     if *stop.borrow() {
                         return;
@@ -94,6 +97,9 @@ impl Worker {
             if !idle(&self.written, wait_after(failures), &mut stop).await {
                 return;
             }
+            // The writes of the next moment join this pass: one pass per burst of writes
+            // rather than one per write, which would multiply the store's work.
+            tokio::time::sleep(GATHER).await;
         }
     }
 
@@ -106,6 +112,7 @@ impl Worker {
         }
         let endpoints: Vec<Endpoint> = self.store.endpoints(None, 10_000).await?;
         let now = now_ms();
+        let mut owed = false;
         let mut unprojected = Vec::new();
         for record in &pending {
             for event in &record.events {
@@ -120,6 +127,7 @@ impl Worker {
                         delivery.state = DeliveryState::Failed;
                     }
                     self.store.enqueue(&delivery).await?;
+                    owed = true;
                 }
             }
             if let Some(last) = record.events.last() {
@@ -136,7 +144,9 @@ impl Worker {
         for record in &pending {
             self.outbox.settle(record).await?;
         }
-        self.owed.notify_one();
+        if owed {
+            self.owed.notify_one();
+        }
         Ok(pending.len())
     }
 
