@@ -48,8 +48,19 @@ def before_load_schema(context, raw_schema):
     schemas = raw_schema.get("components", {}).get("schemas", {})
     url = schemas.get("CreateWebhookEndpoint", {}).get("properties", {}).get("url", {})
     if "pattern" in url:
-        URL_RULE["pattern"] = re.compile(url["pattern"])
+        URL_RULE["pattern"] = re.compile(ecma(url["pattern"]))
         URL_RULE["max"] = url.get("maxLength")
+
+
+# White space as ECMA-262 (the document's regex dialect) counts it. Python's `\s` also takes
+# the separators U+001C to U+001F and U+0085, so a URL the generator made as valid would be
+# judged invalid here and sent to the service unreplaced.
+ECMA_NOT_SPACE = "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+
+
+def ecma(pattern):
+    """The document's pattern with its `[^\\s]` read as ECMA-262 reads it."""
+    return pattern.replace("[^\\s]", ECMA_NOT_SPACE)
 
 
 def valid_url(value):
