@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
+use service_kit::conditional::Precondition;
 use service_kit::events::{Event, Events, Origin};
 use service_kit::store::{Attempt, insert_once, retry_lost_races};
 use service_kit::{Page, StoreError};
@@ -74,18 +75,23 @@ impl Customers {
             .ok_or(AppError::NotFound)
     }
 
-    /// Merges `changes`, retrying when another write to the customer came first.
+    /// Merges `changes` into the customer at a version `precondition` admits, retrying when
+    /// another write to the customer came first.
     pub async fn update(
         &self,
         id: ObjectId,
         changes: &CustomerChanges,
+        precondition: &Precondition,
         origin: &Origin,
     ) -> Result<Customer, AppError> {
         if changes.is_empty() {
-            return self.get(id).await;
+            let current = self.get(id).await?;
+            precondition.check(current.version)?;
+            return Ok(current);
         }
         let updated = retry_lost_races(|| async {
             let current = self.get(id).await?;
+            precondition.check(current.version)?;
             let next = current.changed(changes);
             let event = Event::new(UPDATED, origin, id, next.version, &next, Some(&current))?;
             Ok::<_, AppError>(if self.store.replace(&current, &next, &event).await? {
@@ -100,9 +106,16 @@ impl Customers {
         Ok(updated)
     }
 
-    pub async fn delete(&self, id: ObjectId, origin: &Origin) -> Result<(), AppError> {
+    /// Deletes the customer if it is at a version `precondition` admits.
+    pub async fn delete(
+        &self,
+        id: ObjectId,
+        precondition: &Precondition,
+        origin: &Origin,
+    ) -> Result<(), AppError> {
         retry_lost_races(|| async {
             let current = self.get(id).await?;
+            precondition.check(current.version)?;
             let event = Event::new(DELETED, origin, id, current.version + 1, &current, None)?;
             Ok::<_, AppError>(if self.store.delete(&current, &event).await? {
                 Attempt::Won(())

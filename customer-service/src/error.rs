@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use service_kit::conditional::{Stale, precondition_failed};
 use service_kit::{ApiError, ErrorCode, FieldError, StoreError};
 
 pub const EMAIL_TAKEN: ErrorCode = ErrorCode::new(
@@ -21,6 +22,8 @@ pub enum AppError {
     EmailTaken,
     #[error("the customer kept changing under this request")]
     Contended,
+    #[error(transparent)]
+    Stale(#[from] Stale),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -42,6 +45,7 @@ impl From<AppError> for ApiError {
             AppError::Validation(details) => ApiError::validation(details),
             AppError::EmailTaken => EMAIL_TAKEN.into(),
             AppError::Contended => ApiError::contended("customer"),
+            AppError::Stale(_) => ApiError::precondition_failed("customer"),
             AppError::Store(error) => error.into_api_error("The customer database"),
         }
     }
@@ -49,6 +53,9 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Stale(stale) = self {
+            return precondition_failed("customer", stale);
+        }
         ApiError::from(self).into_response()
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
+use service_kit::conditional::Precondition;
 use service_kit::events::{Event, Events, Origin};
 use service_kit::store::{Attempt, insert_once, retry_lost_races};
 use service_kit::{Page, StoreError};
@@ -186,15 +187,16 @@ impl Invoices {
         Ok(Page::from_overfetch(invoices, query.limit, |i| i.id))
     }
 
-    /// Edits a draft.
+    /// Edits a draft at a version `precondition` admits.
     pub async fn edit(
         &self,
         id: ObjectId,
         changes: &InvoiceChanges,
+        precondition: &Precondition,
         origin: &Origin,
     ) -> Result<Stored, AppError> {
         self.write(
-            id,
+            (id, precondition),
             |current| current.edited(changes),
             (UPDATED, origin),
             false,
@@ -202,18 +204,20 @@ impl Invoices {
         .await
     }
 
-    /// Moves an invoice along its lifecycle; finalize gives it its number.
+    /// Moves an invoice at a version `precondition` admits along its lifecycle; finalize
+    /// gives it its number.
     pub async fn transition(
         &self,
         id: ObjectId,
         transition: Transition,
+        precondition: &Precondition,
         origin: &Origin,
     ) -> Result<Stored, AppError> {
         let now = service_kit::time::now();
         let finalize = transition == Transition::Finalize;
         let hosted = finalize.then(|| self.documents.new_hosted_url(id));
         self.write(
-            id,
+            (id, precondition),
             |current| {
                 let mut next = current.transitioned(transition, now)?;
                 if let Some(url) = &hosted {
@@ -227,10 +231,17 @@ impl Invoices {
         .await
     }
 
-    /// Deletes a draft, leaving a versioned tombstone in the cache.
-    pub async fn delete(&self, id: ObjectId, origin: &Origin) -> Result<(), AppError> {
+    /// Deletes a draft at a version `precondition` admits, leaving a versioned tombstone in
+    /// the cache.
+    pub async fn delete(
+        &self,
+        id: ObjectId,
+        precondition: &Precondition,
+        origin: &Origin,
+    ) -> Result<(), AppError> {
         retry_lost_races(|| async {
             let current = self.current(id).await?;
+            precondition.check(current.version)?;
             current.check_deletable()?;
             let event = Event::new(DELETED, origin, id, current.version + 1, &current, None)?;
             if !self.store.delete(&current, &event).await? {
@@ -253,16 +264,18 @@ impl Invoices {
         self.store.get(id).await?.ok_or(AppError::NotFound)
     }
 
-    /// Read, change, and store only if nobody wrote in between; then publish.
+    /// Read, check the precondition, change, and store only if nobody wrote in between;
+    /// then publish.
     async fn write(
         &self,
-        id: ObjectId,
+        (id, precondition): (ObjectId, &Precondition),
         change: impl Fn(&Invoice) -> Result<Invoice, InvoiceError>,
         (kind, origin): (&'static str, &Origin),
         numbered: bool,
     ) -> Result<Stored, AppError> {
         retry_lost_races(|| async {
             let current = self.current(id).await?;
+            precondition.check(current.version)?;
             let next = change(&current)?;
             let stored = if numbered {
                 let (before, origin) = (current.clone(), origin.clone());

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use service_kit::conditional::{Stale, precondition_failed};
 use service_kit::{ApiError, ErrorCode, FieldError, StoreError};
 
 use crate::customers::LookupError;
@@ -36,6 +37,8 @@ pub enum AppError {
     CustomerServiceUnavailable,
     #[error("the invoice kept changing under this request")]
     Contended,
+    #[error(transparent)]
+    Stale(#[from] Stale),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -76,6 +79,7 @@ impl From<AppError> for ApiError {
                 .with_details(vec![FieldError::new("customer_id", "no such customer")]),
             AppError::CustomerServiceUnavailable => ApiError::unavailable("customer-service"),
             AppError::Contended => ApiError::contended("invoice"),
+            AppError::Stale(_) => ApiError::precondition_failed("invoice"),
             AppError::Store(error) => error.into_api_error("The invoice database"),
             AppError::Document(error) => ApiError::internal(&error),
         }
@@ -84,6 +88,9 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Stale(stale) = self {
+            return precondition_failed("invoice", stale);
+        }
         ApiError::from(self).into_response()
     }
 }

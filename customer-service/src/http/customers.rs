@@ -1,18 +1,19 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use service_kit::conditional::{Precondition, not_modified, tagged};
 use service_kit::events::Origin;
 use service_kit::idempotency::ResourceId;
-use service_kit::openapi::IdempotencyKeyHeader;
+use service_kit::openapi::{IdempotencyKeyHeader, IfMatchHeader, IfNoneMatchHeader};
 use service_kit::{JsonBody, ObjectIdParam, Page, QueryParams};
 
 use super::dto::{
     CreateCustomer, CustomerCreated, CustomerList, CustomerSchema, CustomerUpdated, ListCustomers,
     Message, UpdateCustomer,
 };
-use super::responses::{CreateErrors, ListErrors, OneCustomerErrors, UpdateErrors};
+use super::responses::{CreateErrors, DeleteErrors, ListErrors, OneCustomerErrors, UpdateErrors};
 use crate::app::Customers;
 use crate::domain::{Customer, CustomerChanges, NewCustomer};
 use crate::error::AppError;
@@ -28,7 +29,10 @@ use crate::error::AppError;
     params(IdempotencyKeyHeader),
     request_body = CreateCustomer,
     responses(
-        (status = 201, description = "Created.", body = CustomerCreated),
+        (status = 201, description = "Created.", body = CustomerCreated, headers(
+            ("ETag" = String, description = "The customer's version, for `If-Match`."),
+            ("Location" = String, description = "`/customers/{id}`."),
+        )),
         CreateErrors,
     ),
 )]
@@ -44,12 +48,13 @@ pub async fn create_customer(
     let customer = customers.create(new, reserved_id, &origin).await?;
     let id = customer.id.to_hex();
     let location = HeaderValue::from_str(&format!("/customers/{id}")).ok();
+    let version = customer.version;
     let body = CustomerCreated {
         message: "Customer added",
         id,
         customer,
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let mut response = tagged((StatusCode::CREATED, Json(body)), version);
     if let Some(location) = location {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -61,17 +66,28 @@ pub async fn create_customer(
     get,
     path = "/customers/{id}",
     tag = "customers",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfNoneMatchHeader),
     responses(
-        (status = 200, description = "The customer.", body = CustomerSchema),
+        (status = 200, description = "The customer.", body = CustomerSchema, headers(
+            ("ETag" = String, description = "The customer's version, for `If-Match`."),
+        )),
+        (status = 304, description = "`If-None-Match` names the customer's current version.", headers(
+            ("ETag" = String, description = "The customer's version."),
+        )),
         OneCustomerErrors,
     ),
 )]
 pub async fn get_customer(
     State(customers): State<Customers>,
     ObjectIdParam(id): ObjectIdParam,
-) -> Result<Json<Customer>, AppError> {
-    Ok(Json(customers.get(id).await?))
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let customer = customers.get(id).await?;
+    if let Some(unchanged) = not_modified(&headers, customer.version) {
+        return Ok(unchanged);
+    }
+    let version = customer.version;
+    Ok(tagged(Json(customer), version))
 }
 
 /// Update a customer (`PUT` and `PATCH` alike).
@@ -82,10 +98,12 @@ pub async fn get_customer(
     method(put, patch),
     path = "/customers/{id}",
     tag = "customers",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfMatchHeader),
     request_body = UpdateCustomer,
     responses(
-        (status = 200, description = "The customer as it is now.", body = CustomerUpdated),
+        (status = 200, description = "The customer as it is now.", body = CustomerUpdated, headers(
+            ("ETag" = String, description = "The customer's new version."),
+        )),
         UpdateErrors,
     ),
 )]
@@ -93,15 +111,20 @@ pub async fn update_customer(
     State(customers): State<Customers>,
     origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
+    precondition: Precondition,
     JsonBody(body): JsonBody<UpdateCustomer>,
-) -> Result<Json<CustomerUpdated>, AppError> {
+) -> Result<Response, AppError> {
     let changes = CustomerChanges::parse(body.into(), service_kit::time::now())
         .map_err(AppError::Validation)?;
-    let customer = customers.update(id, &changes, &origin).await?;
-    Ok(Json(CustomerUpdated {
+    let customer = customers
+        .update(id, &changes, &precondition, &origin)
+        .await?;
+    let version = customer.version;
+    let body = CustomerUpdated {
         message: "Customer updated",
         customer,
-    }))
+    };
+    Ok(tagged(Json(body), version))
 }
 
 /// Delete a customer.
@@ -109,18 +132,19 @@ pub async fn update_customer(
     delete,
     path = "/customers/{id}",
     tag = "customers",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfMatchHeader),
     responses(
         (status = 200, description = "Deleted.", body = Message),
-        OneCustomerErrors,
+        DeleteErrors,
     ),
 )]
 pub async fn delete_customer(
     State(customers): State<Customers>,
     origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
+    precondition: Precondition,
 ) -> Result<Json<Message>, AppError> {
-    customers.delete(id, &origin).await?;
+    customers.delete(id, &precondition, &origin).await?;
     Ok(Json(Message {
         message: "Customer deleted",
     }))

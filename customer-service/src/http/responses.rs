@@ -2,19 +2,21 @@
 //! answers and these documented responses come from the same entries.
 
 use service_kit::codes::{
-    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
+    BY_ID, CONDITIONAL, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
 };
 use service_kit::error_responses;
 
 use crate::error::EMAIL_TAKEN;
 
 error_responses! {
-    /// Reading or deleting one customer.
+    /// Reading one customer.
     pub OneCustomerErrors = [GUARDED, BY_ID];
+    /// Deleting a customer.
+    pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, CONDITIONAL];
     /// Creating a customer.
     pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[EMAIL_TAKEN]];
     /// Changing a customer.
-    pub UpdateErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[EMAIL_TAKEN]];
+    pub UpdateErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, CONDITIONAL, &[EMAIL_TAKEN]];
     /// Listing customers.
     pub ListErrors = [GUARDED, QUERY];
     /// `GET /ready`.

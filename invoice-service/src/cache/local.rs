@@ -61,7 +61,10 @@ impl LocalCache {
     pub async fn get(&self, id: ObjectId) -> Lookup {
         match self.entries.get(&id).await {
             Some(entry) if entry.payload.is_empty() => Lookup::Absent,
-            Some(entry) => Lookup::Hit(entry.payload),
+            Some(entry) => Lookup::Hit {
+                version: entry.version,
+                invoice: entry.payload,
+            },
             None => Lookup::Miss,
         }
     }

@@ -28,8 +28,11 @@ pub use redis::RedisCache;
 /// What the cache holds for an id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    /// The invoice's JSON, exactly as the API returns it.
-    Hit(Bytes),
+    /// The invoice's write version, and its JSON exactly as the API returns it.
+    Hit {
+        version: i64,
+        invoice: Bytes,
+    },
     /// Known not to exist (never created, or deleted).
     Absent,
     Miss,

@@ -37,6 +37,8 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub source: Source,
+    /// The invoice's write version, its `ETag`.
+    pub version: i64,
     pub invoice: Bytes,
 }
 
@@ -78,10 +80,11 @@ impl ReadThrough {
     pub async fn read(self: &Arc<Self>, id: ObjectId) -> Result<Option<Found>, StoreError> {
         let counters = &*COUNTERS;
         match self.cache.get(id).await {
-            Ok(Lookup::Hit(invoice)) => {
+            Ok(Lookup::Hit { version, invoice }) => {
                 counters.hits.increment(1);
                 return Ok(Some(Found {
                     source: Source::Cache,
+                    version,
                     invoice,
                 }));
             }
@@ -130,9 +133,10 @@ impl ReadThrough {
     async fn load(&self, id: ObjectId) -> Result<Option<Found>, StoreError> {
         // A request that missed just before the previous flight filled the cache lands
         // here: look again before going to the store.
-        if let Ok(Lookup::Hit(invoice)) = self.cache.get(id).await {
+        if let Ok(Lookup::Hit { version, invoice }) = self.cache.get(id).await {
             return Ok(Some(Found {
                 source: Source::Cache,
+                version,
                 invoice,
             }));
         }
@@ -156,6 +160,7 @@ impl ReadThrough {
                 self.cache.fill(id, entry).await;
                 Ok(Some(Found {
                     source: Source::Database,
+                    version: invoice.version,
                     invoice: json,
                 }))
             }

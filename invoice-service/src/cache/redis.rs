@@ -99,7 +99,16 @@ impl RedisCache {
         if separator + 1 == value.len() {
             return Ok(Lookup::Absent);
         }
-        Ok(Lookup::Hit(Bytes::from(value).slice(separator + 1..)))
+        let Some(version) = std::str::from_utf8(&value[..separator])
+            .ok()
+            .and_then(|digits| digits.parse().ok())
+        else {
+            return Ok(Lookup::Miss);
+        };
+        Ok(Lookup::Hit {
+            version,
+            invoice: Bytes::from(value).slice(separator + 1..),
+        })
     }
 
     pub async fn put_if_newer(&self, id: ObjectId, entry: &Entry) -> Result<(), CacheUnavailable> {

@@ -1,11 +1,12 @@
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use service_kit::conditional::{Precondition, not_modified, tagged};
 use service_kit::events::Origin;
 use service_kit::idempotency::ResourceId;
-use service_kit::openapi::IdempotencyKeyHeader;
+use service_kit::openapi::{IdempotencyKeyHeader, IfMatchHeader, IfNoneMatchHeader};
 use service_kit::{ApiError, JsonBody, ObjectIdParam, Page, QueryParams};
 
 use super::dto::{
@@ -32,7 +33,10 @@ use crate::error::AppError;
     params(IdempotencyKeyHeader),
     request_body = CreateInvoice,
     responses(
-        (status = 201, description = "Created, as a draft.", body = InvoiceCreated),
+        (status = 201, description = "Created, as a draft.", body = InvoiceCreated, headers(
+            ("ETag" = String, description = "The invoice's version, for `If-Match`."),
+            ("Location" = String, description = "`/invoices/{id}`."),
+        )),
         CreateErrors,
     ),
 )]
@@ -47,7 +51,7 @@ pub async fn create_invoice(
     let reserved_id = resource_id.map(|Extension(ResourceId(id))| id);
     let Stored { invoice, json } = invoices.create(new, reserved_id, &origin).await?;
     let id = invoice.id.to_hex();
-    let mut response = json_response(
+    let response = json_response(
         StatusCode::CREATED,
         &[
             br#"{"message":"Invoice created","id":""#,
@@ -57,6 +61,7 @@ pub async fn create_invoice(
             b"}",
         ],
     );
+    let mut response = tagged(response, invoice.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/invoices/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -68,10 +73,15 @@ pub async fn create_invoice(
     get,
     path = "/invoices/{id}",
     tag = "invoices",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfNoneMatchHeader),
     responses(
         (status = 200, description = "The invoice, and where it was read from.", body = InvoiceRead, headers(
             ("X-Cache" = String, description = "`HIT` when read from the cache, `MISS` otherwise."),
+            ("ETag" = String, description = "The invoice's version, for `If-Match`."),
+        )),
+        (status = 304, description = "`If-None-Match` names the invoice's current version (read through the cache).", headers(
+            ("X-Cache" = String, description = "`HIT` when read from the cache, `MISS` otherwise."),
+            ("ETag" = String, description = "The invoice's version."),
         )),
         ReadErrors,
     ),
@@ -79,13 +89,17 @@ pub async fn create_invoice(
 pub async fn get_invoice(
     State(invoices): State<Invoices>,
     ObjectIdParam(id): ObjectIdParam,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let found = invoices.read(id).await?.ok_or(AppError::NotFound)?;
     let (source, cache_header) = match found.source {
         Source::Cache => (&br#"{"source":"cache","invoice":"#[..], "HIT"),
         Source::Database => (&br#"{"source":"database","invoice":"#[..], "MISS"),
     };
-    let mut response = json_response(StatusCode::OK, &[source, &found.invoice, b"}"]);
+    let mut response = not_modified(&headers, found.version).unwrap_or_else(|| {
+        let body = json_response(StatusCode::OK, &[source, &found.invoice, b"}"]);
+        tagged(body, found.version)
+    });
     response
         .headers_mut()
         .insert("x-cache", HeaderValue::from_static(cache_header));
@@ -119,10 +133,12 @@ pub async fn list_invoices(
     patch,
     path = "/invoices/{id}",
     tag = "invoices",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfMatchHeader),
     request_body = UpdateInvoice,
     responses(
-        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+        (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope, headers(
+            ("ETag" = String, description = "The invoice's new version."),
+        )),
         EditErrors,
     ),
 )]
@@ -130,10 +146,12 @@ pub async fn update_invoice(
     State(invoices): State<Invoices>,
     origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
+    precondition: Precondition,
     JsonBody(body): JsonBody<UpdateInvoice>,
 ) -> Result<Response, AppError> {
     let changes = InvoiceChanges::parse(body.into(), service_kit::time::now())?;
-    Ok(envelope(invoices.edit(id, &changes, &origin).await?))
+    let stored = invoices.edit(id, &changes, &precondition, &origin).await?;
+    Ok(envelope(stored))
 }
 
 /// One handler per lifecycle transition, alike but for its route and its move.
@@ -144,20 +162,23 @@ macro_rules! transition_handler {
             post,
             path = $path,
             tag = "invoices",
-            params(ObjectIdParam, IdempotencyKeyHeader),
+            params(ObjectIdParam, IdempotencyKeyHeader, IfMatchHeader),
             responses(
-                (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope),
+                (status = 200, description = "The invoice as it is now.", body = InvoiceEnvelope, headers(
+                    ("ETag" = String, description = "The invoice's new version."),
+                )),
                 TransitionErrors,
             ),
-                )]
+        )]
         pub async fn $name(
             State(invoices): State<Invoices>,
             origin: Origin,
             ObjectIdParam(id): ObjectIdParam,
+            precondition: Precondition,
         ) -> Result<Response, AppError> {
-            Ok(envelope(
-                invoices.transition(id, Transition::$transition, &origin).await?,
-            ))
+            let transition = Transition::$transition;
+            let stored = invoices.transition(id, transition, &precondition, &origin).await?;
+            Ok(envelope(stored))
         }
     };
 }
@@ -197,7 +218,7 @@ transition_handler! {
     delete,
     path = "/invoices/{id}",
     tag = "invoices",
-    params(ObjectIdParam),
+    params(ObjectIdParam, IfMatchHeader),
     responses(
         (status = 200, description = "Deleted.", body = InvoiceDeleted),
         DeleteErrors,
@@ -207,17 +228,19 @@ pub async fn delete_invoice(
     State(invoices): State<Invoices>,
     origin: Origin,
     ObjectIdParam(id): ObjectIdParam,
+    precondition: Precondition,
 ) -> Result<Response, AppError> {
-    invoices.delete(id, &origin).await?;
+    invoices.delete(id, &precondition, &origin).await?;
     Ok(json_response(
         StatusCode::OK,
         &[br#"{"message":"Invoice deleted"}"#],
     ))
 }
 
-/// `{"invoice": ...}` around the stored invoice's JSON.
+/// `{"invoice": ...}` around the stored invoice's JSON, with its `ETag`.
 fn envelope(stored: Stored) -> Response {
-    json_response(StatusCode::OK, &[br#"{"invoice":"#, &stored.json, b"}"])
+    let body = json_response(StatusCode::OK, &[br#"{"invoice":"#, &stored.json, b"}"]);
+    tagged(body, stored.invoice.version)
 }
 
 /// A JSON response assembled from already-serialised parts, so cached invoice JSON is

@@ -2,7 +2,7 @@
 //! answers and these documented responses come from the same entries.
 
 use service_kit::codes::{
-    BY_ID, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
+    BY_ID, CONDITIONAL, CONTENDED, DEPENDENCY_UNAVAILABLE, GUARDED, IDEMPOTENT, JSON_BODY, QUERY,
 };
 use service_kit::error_responses;
 
@@ -14,11 +14,11 @@ error_responses! {
     /// Creating a draft.
     pub CreateErrors = [GUARDED, JSON_BODY, IDEMPOTENT, &[CUSTOMER_NOT_FOUND]];
     /// Editing a draft.
-    pub EditErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, &[INVALID_TRANSITION]];
+    pub EditErrors = [GUARDED, BY_ID, JSON_BODY, CONTENDED, CONDITIONAL, &[INVALID_TRANSITION]];
     /// A lifecycle transition.
-    pub TransitionErrors = [GUARDED, BY_ID, IDEMPOTENT, CONTENDED, &[INVALID_TRANSITION]];
+    pub TransitionErrors = [GUARDED, BY_ID, IDEMPOTENT, CONTENDED, CONDITIONAL, &[INVALID_TRANSITION]];
     /// Deleting a draft.
-    pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, &[INVALID_TRANSITION]];
+    pub DeleteErrors = [GUARDED, BY_ID, CONTENDED, CONDITIONAL, &[INVALID_TRANSITION]];
     /// An invoice's PDF.
     pub DocumentErrors = [GUARDED, BY_ID];
     /// Listing invoices.

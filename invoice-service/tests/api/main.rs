@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
 mod cache;
+mod conditional;
 mod documents;
 mod events;
 mod faults;

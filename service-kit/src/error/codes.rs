@@ -60,6 +60,12 @@ pub const CONFLICT: ErrorCode = ErrorCode::new(
     "conflict",
     "It was changed by other requests at the same time; try again.",
 );
+/// `If-Match` named a version the record is no longer at.
+pub const PRECONDITION_FAILED: ErrorCode = ErrorCode::new(
+    StatusCode::PRECONDITION_FAILED,
+    "precondition_failed",
+    "It has changed since the version If-Match names; read it again.",
+);
 /// A redelivery asked of a webhook endpoint that is disabled.
 pub const ENDPOINT_DISABLED: ErrorCode = ErrorCode::new(
     StatusCode::CONFLICT,
@@ -129,3 +135,5 @@ pub const IDEMPOTENT: &[ErrorCode] = &[
 ];
 /// What a version-checked write adds.
 pub const CONTENDED: &[ErrorCode] = &[CONFLICT];
+/// What a write that honours `If-Match` adds.
+pub const CONDITIONAL: &[ErrorCode] = &[PRECONDITION_FAILED];

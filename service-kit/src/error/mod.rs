@@ -107,6 +107,14 @@ impl ApiError {
         )
     }
 
+    /// `If-Match` on `what` named a version it is no longer at.
+    pub fn precondition_failed(what: &str) -> Self {
+        Self::saying(
+            codes::PRECONDITION_FAILED,
+            format!("The {what} has changed since the version If-Match names; read it again."),
+        )
+    }
+
     /// A failure of ours. The cause is logged here and never sent to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -128,7 +136,8 @@ impl IntoResponse for ApiError {
             details: &self.details,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.code == codes::CONFLICT.code {
+        // Both depend on what others wrote meanwhile: a retry with the same key runs again.
+        if self.code == codes::CONFLICT.code || self.code == codes::PRECONDITION_FAILED.code {
             response.extensions_mut().insert(Transient);
         }
         // Every 503 says when to come back; a dependency's outage is retried in a second.

@@ -55,6 +55,8 @@ pub struct StoredResponse {
     pub status: u16,
     pub content_type: Option<String>,
     pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     pub body: String,
 }
 
@@ -193,6 +195,7 @@ pub async fn idempotent_posts(
         status: parts.status.as_u16(),
         content_type: header_text(&header::CONTENT_TYPE),
         location: header_text(&header::LOCATION),
+        etag: header_text(&header::ETAG),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     if let Err(error) = idempotency.store.complete(&key, &stored).await {
@@ -208,6 +211,7 @@ fn replay(stored: StoredResponse) -> Response {
     for (name, value) in [
         (header::CONTENT_TYPE, stored.content_type),
         (header::LOCATION, stored.location),
+        (header::ETAG, stored.etag),
     ] {
         if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(name, value);

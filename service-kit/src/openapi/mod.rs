@@ -16,7 +16,7 @@ pub mod text;
 
 pub use document::{Shared, docs_routes};
 pub use events::EventRoutes;
-pub use params::IdempotencyKeyHeader;
+pub use params::{IdempotencyKeyHeader, IfMatchHeader, IfNoneMatchHeader};
 pub use schemas::{ErrorBody, Readiness, metadata_input};
 pub use text::{
     CONTROL_CLASS, ID_PATTERN, SPACE_CLASS, code_pattern, non_blank_text, nullable, plain_text,

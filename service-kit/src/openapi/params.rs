@@ -1,4 +1,5 @@
-//! Parameters every service shares: the `{id}` path segment and the `Idempotency-Key` header.
+//! Parameters every service shares: the `{id}` path segment and the `Idempotency-Key`,
+//! `If-Match` and `If-None-Match` headers.
 
 use serde_json::json;
 use utoipa::IntoParams;
@@ -53,6 +54,35 @@ impl IntoParams for IdempotencyKeyHeader {
                 .max_length(Some(crate::idempotency::MAX_KEY_CHARS))
                 .pattern(Some("^[\\x21-\\x7E]+$"))
                 .examples([json!("5f0c7c1e-8a4b-4c8e-9a61-2b0f3d9e4a10")]),
+        )
+    }
+}
+
+/// The `If-Match` header of the writes to one customer or invoice.
+pub struct IfMatchHeader;
+
+impl IntoParams for IfMatchHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        string_parameter(
+            ("If-Match", ParameterIn::Header, Required::False),
+            "The `ETag` the change was made from: when the record is no longer at that \
+             version the answer is `412 precondition_failed` and nothing changes. Strong \
+             comparison; `*` and no header mean any version.",
+            ObjectBuilder::new().examples([json!("\"3\"")]),
+        )
+    }
+}
+
+/// The `If-None-Match` header of the reads of one customer or invoice.
+pub struct IfNoneMatchHeader;
+
+impl IntoParams for IfNoneMatchHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        string_parameter(
+            ("If-None-Match", ParameterIn::Header, Required::False),
+            "The `ETag` of the version the client holds: `304` with no body when it is \
+             still current (or with `*`).",
+            ObjectBuilder::new().examples([json!("\"3\"")]),
         )
     }
 }

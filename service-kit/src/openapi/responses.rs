@@ -68,6 +68,13 @@ fn with_headers(status: u16, response: ResponseBuilder) -> ResponseBuilder {
                 .description(Some("`Bearer`"))
                 .build(),
         ),
+        412 => response.header(
+            "ETag",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("The record's current version, as `GET` gives it."))
+                .build(),
+        ),
         429 | 503 => response.header(
             "Retry-After",
             HeaderBuilder::new()
