@@ -1,6 +1,7 @@
 //! Both billing services in one process, for `cargo run --release` on a bare machine:
 //! customer-service on :5000 and invoice-service on :5001, on the embedded store and the
-//! in-process cache with the sample data, unless `MONGODB_URI` / `REDIS_URL` say otherwise.
+//! in-process cache with the sample data, unless `MONGODB_URI` / `REDIS_URL` say otherwise;
+//! and the operator console on :5002, pointed at them.
 
 use service_kit::config::{flag, parse_or};
 
@@ -16,6 +17,7 @@ const INVOICE_SERVICE_PORT: (&str, u16) = (
     "INVOICE_SERVICE_PORT",
     invoice_service::Settings::DEFAULT_PORT,
 );
+const CONSOLE_PORT: (&str, u16) = ("CONSOLE_PORT", console::Settings::DEFAULT_PORT);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -43,22 +45,33 @@ async fn main() -> anyhow::Result<()> {
     let open = invoices.common.api_keys.is_none();
     let invoice_app = invoice_service::build(invoices).await?;
 
-    print_welcome(customer_app.port(), invoice_app.port(), open);
+    let mut console_settings = console::Settings::from_env()?;
+    console_settings.port = parse_or(CONSOLE_PORT.0, CONSOLE_PORT.1)?;
+    console_settings.customer_service_url = format!("http://127.0.0.1:{}", customer_app.port());
+    console_settings.invoice_service_url = format!("http://127.0.0.1:{}", invoice_app.port());
+    let console_app = console::build(console_settings).await?;
 
-    // One signal stops both; each drains its in-flight requests.
+    print_welcome(
+        customer_app.port(),
+        invoice_app.port(),
+        console_app.port(),
+        open,
+    );
+
+    // One signal stops all three; each drains its in-flight requests.
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-    let (mut stop_customers, mut stop_invoices) = (stop.subscribe(), stop.subscribe());
-    let customers = tokio::spawn(customer_app.run_until(async move {
-        let _ = stop_customers.recv().await;
-    }));
-    let invoices = tokio::spawn(invoice_app.run_until(async move {
-        let _ = stop_invoices.recv().await;
-    }));
+    let until_stopped = |mut stopped: tokio::sync::broadcast::Receiver<()>| async move {
+        let _ = stopped.recv().await;
+    };
+    let customers = tokio::spawn(customer_app.run_until(until_stopped(stop.subscribe())));
+    let invoices = tokio::spawn(invoice_app.run_until(until_stopped(stop.subscribe())));
+    let console = tokio::spawn(console_app.run_until(until_stopped(stop.subscribe())));
     service_kit::shutdown::signal().await;
     let _ = stop.send(());
-    let (customers, invoices) = tokio::join!(customers, invoices);
+    let (customers, invoices, console) = tokio::join!(customers, invoices, console);
     customers??;
     invoices??;
+    console??;
     Ok(())
 }
 
@@ -73,20 +86,26 @@ fn in_one_process(
     Ok(())
 }
 
-fn print_welcome(customer_port: u16, invoice_port: u16, open: bool) {
+fn print_welcome(customer_port: u16, invoice_port: u16, console_port: u16, open: bool) {
     if open {
         tracing::warn!(
             "API_KEYS is not set: every route is open to anyone who can reach these ports. \
              Set API_KEYS=<key>[,<key>...] (16+ characters each) to require Authorization: Bearer <key>."
         );
     }
+    let sign_in = if open {
+        "open mode: leave the API key empty"
+    } else {
+        "sign in with a key of API_KEYS"
+    };
     println!(
         "\n  billing-system is running\n\n  \
          customer-service  http://localhost:{customer_port}   (docs: http://localhost:{customer_port}/docs)\n  \
-         invoice-service   http://localhost:{invoice_port}   (docs: http://localhost:{invoice_port}/docs)\n\n  \
+         invoice-service   http://localhost:{invoice_port}   (docs: http://localhost:{invoice_port}/docs)\n  \
+         console           http://localhost:{console_port}   ({sign_in})\n\n  \
          Try:\n    \
          curl -s localhost:{customer_port}/customers?limit=3\n    \
          curl -s localhost:{invoice_port}/invoices/66f000000000000000000001\n\n  \
-         Ctrl-C stops both.\n"
+         Ctrl-C stops all three.\n"
     );
 }
