@@ -1,8 +1,10 @@
-# The images of both services, from one build of the Cargo workspace (the repository root is
-# the context). One builder compiles both binaries; each service is a target of its own:
+# The images of both services and of the operator console, from one build of the Cargo
+# workspace (the repository root is the context). One builder compiles the three binaries;
+# each is a target of its own:
 #   docker build --target customer-service -t billing-system/customer-service .
 #   docker build --target invoice-service -t billing-system/invoice-service .
-# or `docker compose build`, which builds both targets from this file.
+#   docker build --target console -t billing-system/console .
+# or `docker compose build`, which builds the three targets from this file.
 
 ARG RUST_VERSION=1.95
 
@@ -30,9 +32,10 @@ RUN set -eux; \
 # ---------------------------------------------------------------------------
 # Builder: full Debian bookworm Rust image (gcc builds the bundled SQLite of
 # rusqlite and ring). Same glibc (2.36) as the distroless runtime below.
-# Both service binaries in one cargo invocation, so the dependencies they share
-# are compiled once. `-p` selects the packages: the workspace's default member
-# is all-in-one, in which `--bin` alone would look for them.
+# The three binaries (both services and the console) in one cargo invocation,
+# so the dependencies they share are compiled once. `-p` selects the packages:
+# the workspace's default member is all-in-one, in which `--bin` alone would
+# look for them.
 # ---------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /build
@@ -45,40 +48,43 @@ ENV CARGO_TERM_COLOR=never \
 #    none of them survives next to the real sources.
 COPY --from=planner /skeleton/ ./
 RUN set -eux; \
-    cargo build --release --locked -p customer-service -p invoice-service \
-        --bin customer-service --bin invoice-service; \
+    cargo build --release --locked -p customer-service -p invoice-service -p console \
+        --bin customer-service --bin invoice-service --bin console; \
     rm -f ./*/src/lib.rs ./*/src/main.rs
 
 # 2) The real sources. COPY keeps the files' modification times, which may be
 #    older than the stub build: touch them so cargo rebuilds the workspace
-#    crates (only those the two binaries depend on are compiled).
+#    crates (only those the three binaries depend on are compiled).
 #    What each target copies, under /out/SERVICE: bin/ holds the binary (the
-#    sample data for SEED_SAMPLE_DATA=true is compiled into it) and `service`, a
-#    link to it at the one path the runtime's HEALTHCHECK and ENTRYPOINT name;
-#    data/ is the empty, writable home of the embedded store (DATA_DIR, used
-#    only when MONGODB_URI is unset). /out/runtime holds the one library the
-#    binaries need beyond glibc: libgcc_s (unwinding), from this same bookworm.
+#    sample data for SEED_SAMPLE_DATA=true, and the console's pages and assets,
+#    are compiled into it) and `service`, a link to it at the one path the
+#    runtime's HEALTHCHECK and ENTRYPOINT name; data/ (the two services only) is
+#    the empty, writable home of the embedded store (DATA_DIR, used only when
+#    MONGODB_URI is unset; the console keeps no state). /out/runtime holds the
+#    one library the binaries need beyond glibc: libgcc_s (unwinding), from this
+#    same bookworm.
 COPY . .
 RUN set -eux; \
     find . -path ./target -prune -o -name '*.rs' -exec touch {} +; \
-    cargo build --release --locked -p customer-service -p invoice-service \
-        --bin customer-service --bin invoice-service; \
-    for service in customer-service invoice-service; do \
+    cargo build --release --locked -p customer-service -p invoice-service -p console \
+        --bin customer-service --bin invoice-service --bin console; \
+    for service in customer-service invoice-service console; do \
         install -D -m 0755 "target/release/$service" "/out/$service/bin/$service"; \
         ln -s "$service" "/out/$service/bin/service"; \
-        mkdir -p "/out/$service/data"; \
     done; \
+    mkdir -p /out/customer-service/data /out/invoice-service/data; \
     install -D -m 0644 "$(gcc -print-file-name=libgcc_s.so.1)" \
         "/out/runtime/usr/lib/$(gcc -dumpmachine)/libgcc_s.so.1"
 
 # ---------------------------------------------------------------------------
-# Runtime, the base of both targets: distroless base-nossl (glibc, CA
+# Runtime, the base of the three targets: distroless base-nossl (glibc, CA
 # certificates, tzdata; no shell, no package manager) plus libgcc_s, running as
 # the unprivileged `nonroot` user (65532). distroless/cc would add libssl,
 # libstdc++ and libgomp, which the binaries never load (TLS is rustls): 9 MB per
 # image for nothing. No shell or curl either: the HEALTHCHECK is the binary
-# asking its own GET /ready. Exec form expands no variables, so both name the
-# binary by the link every target installs (/usr/local/bin/service).
+# asking its own GET /ready (the console: its GET /health). Exec form expands
+# no variables, so both name the binary by the link every target installs
+# (/usr/local/bin/service).
 # ---------------------------------------------------------------------------
 FROM gcr.io/distroless/base-nossl-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.licenses="MIT"
@@ -102,6 +108,20 @@ VOLUME ["/var/lib/customer-service"]
 EXPOSE 5000
 
 # ---------------------------------------------------------------------------
+# console: `docker build --target console .`, the operator console: pages
+# over the two services' public HTTP APIs (CUSTOMER_SERVICE_URL,
+# INVOICE_SERVICE_URL); no database, no volume. CONSOLE_SESSION_KEY (32+
+# characters) keeps sessions across restarts and replicas; without it each
+# start makes a random key.
+# ---------------------------------------------------------------------------
+FROM runtime AS console
+LABEL org.opencontainers.image.title="console" \
+      org.opencontainers.image.description="Operator console of the billing system (server-rendered pages over both services' APIs)."
+COPY --from=builder /out/console/bin/ /usr/local/bin/
+ENV PORT=5002
+EXPOSE 5002
+
+# ---------------------------------------------------------------------------
 # invoice-service: `docker build --target invoice-service .` (also the last
 # stage, so the image a plain `docker build .` makes)
 # ---------------------------------------------------------------------------
@@ -113,3 +133,4 @@ COPY --from=builder --chown=65532:65532 /out/invoice-service/data /var/lib/invoi
 ENV PORT=5001 DATA_DIR=/var/lib/invoice-service
 VOLUME ["/var/lib/invoice-service"]
 EXPOSE 5001
+
