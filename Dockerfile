@@ -82,7 +82,7 @@ RUN set -eux; \
 # the unprivileged `nonroot` user (65532). distroless/cc would add libssl,
 # libstdc++ and libgomp, which the binaries never load (TLS is rustls): 9 MB per
 # image for nothing. No shell or curl either: the HEALTHCHECK is the binary
-# asking its own GET /ready (the console: its GET /health). Exec form expands
+# asking its own GET /ready (the console's answers once it listens). Exec form expands
 # no variables, so both name the binary by the link every target installs
 # (/usr/local/bin/service).
 # ---------------------------------------------------------------------------

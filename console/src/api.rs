@@ -496,10 +496,12 @@ impl Caller {
         if let Some(id) = self.request_id.as_deref().and_then(header_value) {
             request = request.header(service_kit::http::REQUEST_ID, id);
         }
-        // A version that is not a header value was not made by this console: it is left
-        // out, and the write goes on unconditionally, as without a version.
-        if let Some(version) = options.if_match.and_then(header_value) {
-            request = request.header(header::IF_MATCH, version);
+        // A version that is not a header value was not made by this console: it names no
+        // version, so the write is refused rather than made blind.
+        if let Some(version) = options.if_match {
+            let tag =
+                header_value(version).unwrap_or(HeaderValue::from_static(crate::forms::NO_VERSION));
+            request = request.header(header::IF_MATCH, tag);
         }
         if let Some(body) = options.body {
             request = request.json(body);

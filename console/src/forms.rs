@@ -134,9 +134,14 @@ fn integer(text: &str) -> Value {
         .map_or_else(|_| Value::String(text.to_owned()), Value::from)
 }
 
-/// The hidden `version` field: the `ETag` the form was drawn from, if the service sent one.
+/// A tag that names no version: what a write sends when its form carries none.
+pub const NO_VERSION: &str = "\"none\"";
+
+/// The hidden `version` field: the `ETag` the form was drawn from. A form without one asks
+/// for a version that matches none, so the service answers `412` and the operator sees the
+/// record as it is instead of writing over it blind.
 pub fn version(text: &str) -> Option<&str> {
-    given(text)
+    Some(given(text).unwrap_or(NO_VERSION))
 }
 
 /// A form that only carries the version of what it acts on (delete, transitions).

@@ -74,12 +74,12 @@ impl Precondition {
     /// From the request's `If-Match`. Strong comparison: a weak tag, or a tag that is no
     /// version of ours, matches nothing.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let mut tags = listed_tags(headers, header::IF_MATCH).peekable();
-        if tags.peek().is_none() {
+        // Present but empty or unreadable is a list that names nothing, not "any".
+        if !headers.contains_key(header::IF_MATCH) {
             return Self::any();
         }
         let mut versions = Vec::new();
-        for tag in tags {
+        for tag in listed_tags(headers, header::IF_MATCH) {
             if tag == "*" {
                 return Self::any();
             }
@@ -170,6 +170,8 @@ mod tests {
         assert_eq!(if_match("W/\"5\"").check(5), Err(Stale { current: 5 }));
         assert_eq!(if_match("\"abc\"").check(5), Err(Stale { current: 5 }));
         assert_eq!(if_match("5").check(5), Err(Stale { current: 5 }));
+        assert_eq!(if_match("").check(5), Err(Stale { current: 5 }));
+        assert_eq!(if_match(" , ").check(5), Err(Stale { current: 5 }));
         assert_eq!(Precondition::version(2).check(2), Ok(()));
     }
 }

@@ -70,17 +70,23 @@ async fn page(
         signed_in.api.endpoints(Service::Customers),
         signed_in.api.endpoints(Service::Invoices),
     );
-    let mut rows: Vec<EndpointRow> = customers?
-        .data
-        .into_iter()
-        .map(|e| row(Service::Customers, e))
-        .collect();
-    rows.extend(
-        invoices?
-            .data
-            .into_iter()
-            .map(|e| row(Service::Invoices, e)),
-    );
+    let mut rows = Vec::new();
+    let mut summary = errors.summary.clone();
+    for (service, listed) in [
+        (Service::Customers, customers),
+        (Service::Invoices, invoices),
+    ] {
+        match listed {
+            Ok(listed) => rows.extend(listed.data.into_iter().map(|e| row(service, e))),
+            // A new endpoint's secret is shown only on this page, so it is shown whatever
+            // else fails.
+            Err(error) if created.is_some() => summary.push(format!(
+                "The endpoints of {} could not be listed ({error}); reload the page later.",
+                service.name()
+            )),
+            Err(error) => return Err(error.into()),
+        }
+    }
     Ok(WebhooksPage {
         shell: signed_in
             .shell("Webhook endpoints", Section::Webhooks)
@@ -89,7 +95,7 @@ async fn page(
         rows,
         services: Choice::list(&Service::ALL.map(|s| (s.name(), s.name())), &form.service),
         inputs: form.inputs(errors),
-        summary: errors.summary.clone(),
+        summary,
         created,
     })
 }

@@ -250,3 +250,38 @@ async fn the_search_finds_by_name_prefix_or_email_and_answers_htmx_with_the_tabl
     assert!(!fragment.contains("<html"), "{fragment}");
     assert!(fragment.contains("Bob Baker"), "{fragment}");
 }
+
+#[tokio::test]
+async fn an_edit_whose_form_lost_its_version_is_refused_as_stale_and_changes_nothing() {
+    let console = spawn_console().await;
+    let id = console
+        .create_customer("Original Name", "versionless@example.com")
+        .await;
+    console.sign_in().await;
+    let edit = format!("/customers/{id}/edit");
+    let (_, html) = console.page(&edit).await;
+    let csrf = hidden(&html, "csrf");
+    for version in ["", "not a tag\u{7f}"] {
+        let typed = [
+            ("csrf", csrf.as_str()),
+            ("version", version),
+            ("name", "Written Blind"),
+            ("email", "versionless@example.com"),
+        ];
+        let response = console.post_form(&edit, &typed).await;
+        assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("value=\"Written Blind\""), "{html}");
+    }
+    let customer: Value = console
+        .customers
+        .get(&format!("/customers/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        customer["name"], "Original Name",
+        "nothing was written blind"
+    );
+}
