@@ -64,14 +64,15 @@ impl<S: ?Sized> Backend<S> {
                 let client = mongo::client(uri, service).await?;
                 tracing::info!(db = %settings.mongodb_db, "data in MongoDB");
                 let database = mongo::Database::new(
-                    client.database(&settings.mongodb_db),
+                    client.driver.database(&settings.mongodb_db),
                     settings.mongodb_max_in_flight,
+                    client.pool_size,
                 );
                 Self {
                     idempotency_keys: Arc::new(MongoIdempotencyStore::new(&database)),
                     store: (opener.mongo)(database.clone()),
                     name: "MongoDB",
-                    mongo: Some(client),
+                    mongo: Some(client.driver),
                     database: Database::Mongo(database),
                     stop_events: None,
                 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::ClientOptions;
+use tokio::sync::Semaphore;
 
 use crate::bulkhead::Bulkhead;
 use crate::events::Event;
@@ -16,8 +17,17 @@ use crate::store::StoreError;
 /// The bound on every MongoDB call.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(2000);
 
+/// The connections a client opens to the server unless `MONGODB_URI` says `maxPoolSize`.
+pub const POOL_SIZE: u32 = 10;
+
+/// A client, and how many connections its pool opens to the server.
+pub struct Client {
+    pub driver: mongodb::Client,
+    pub pool_size: usize,
+}
+
 /// Builds a client without connecting: the service starts while MongoDB is down.
-pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<mongodb::Client> {
+pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<Client> {
     let mut options = ClientOptions::parse(uri).await.map_err(|e| {
         anyhow::anyhow!("MONGODB_URI is not a valid MongoDB connection string: {e}")
     })?;
@@ -27,8 +37,20 @@ pub async fn client(uri: &str, app_name: &str) -> anyhow::Result<mongodb::Client
     options
         .connect_timeout
         .get_or_insert(Duration::from_millis(1500));
+    // The driver drops the calls queued for a connection only when its monitor finds the
+    // server gone: checked every second, a frozen server is found within about 2.5 s.
+    options
+        .heartbeat_freq
+        .get_or_insert(Duration::from_millis(1000));
     options.app_name.get_or_insert_with(|| app_name.to_owned());
-    Ok(mongodb::Client::with_options(options)?)
+    let pool_size = match *options.max_pool_size.get_or_insert(POOL_SIZE) {
+        0 => anyhow::bail!("MONGODB_URI: maxPoolSize must be at least 1"),
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    Ok(Client {
+        driver: mongodb::Client::with_options(options)?,
+        pool_size,
+    })
 }
 
 /// Closes `client` before the process exits (an [`crate::App::on_stop`] hook): ends its
@@ -50,19 +72,24 @@ pub async fn shut_down(client: mongodb::Client) {
 /// instead of waiting out [`CALL_TIMEOUT`].
 pub const MAX_IN_FLIGHT: usize = 256;
 
-/// A service's database, and the bound on its calls in flight shared by every collection the
+/// A service's database, and the bounds on its calls shared by every collection the
 /// service keeps there.
 #[derive(Clone)]
 pub struct Database {
     database: mongodb::Database,
     in_flight: Arc<Bulkhead>,
+    /// One turn per pooled connection: a call waits for its turn here rather than in the
+    /// driver, whose wait queue keeps the requests of calls that gave up and serves them one
+    /// per pool event, so after a freeze new calls would wait behind every call that timed out.
+    turns: Arc<Semaphore>,
 }
 
 impl Database {
-    pub fn new(database: mongodb::Database, max_in_flight: usize) -> Self {
+    pub fn new(database: mongodb::Database, max_in_flight: usize, pool_size: usize) -> Self {
         Self {
             database,
             in_flight: Arc::new(Bulkhead::new("MongoDB", max_in_flight)),
+            turns: Arc::new(Semaphore::new(pool_size.max(1))),
         }
     }
 
@@ -80,13 +107,27 @@ impl Database {
                 "MongoDB has as many calls in flight as this service allows".into(),
             ));
         };
-        bounded(call).await
+        self.in_turn(call).await
     }
 
     /// Answers when MongoDB does; never shed, so that `/ready` tells the truth.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        bounded(self.database.run_command(bson::doc! {"ping": 1})).await?;
+        self.in_turn(self.database.run_command(bson::doc! {"ping": 1}))
+            .await?;
         Ok(())
+    }
+
+    /// [`bounded`], the wait for a turn included.
+    async fn in_turn<T>(
+        &self,
+        call: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StoreError> {
+        bounded(async {
+            // Acquiring fails only once the semaphore is closed, which it never is.
+            let _turn = self.turns.acquire().await.ok();
+            call.into_future().await
+        })
+        .await
     }
 }
 

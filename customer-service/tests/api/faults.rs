@@ -158,3 +158,48 @@ async fn a_frozen_mongodb_sheds_the_calls_past_the_bound_at_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Calls that time out while MongoDB is frozen leave nothing queued in the driver: waves of
+/// reads past the pool's connections, all answered `503` at the call bound, and once it
+/// continues every read answers `200` again, none waiting behind the calls that gave up.
+#[tokio::test]
+async fn calls_that_timed_out_during_a_freeze_leave_no_queue_behind() {
+    if !Backend::from_env().is_mongo() {
+        return;
+    }
+    let mongo = MongoServer::start().expect("mongo server starts");
+    let (mut settings, data_dir) = test_settings();
+    settings.common.mongodb_uri = Some(mongo.uri());
+    let app = spawn_app_with(settings, data_dir).await;
+    let customer = app.create_customer("Queued", "queued@example.com").await;
+    let path = customer_path(&customer);
+
+    mongo.freeze();
+    for _wave in 0..2 {
+        let statuses = futures::future::join_all(
+            (0..64).map(|_| async { status_and_json(app.get(&path).await).await.0 }),
+        )
+        .await;
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+            "{statuses:?}"
+        );
+    }
+    mongo.thaw();
+
+    let thawed = Instant::now();
+    loop {
+        let (status, _) = status_and_json(app.get("/ready").await).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(thawed.elapsed() < Duration::from_secs(5), "/ready {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for read in 0..20 {
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        assert_eq!(status, StatusCode::OK, "read {read}: {body}");
+    }
+}

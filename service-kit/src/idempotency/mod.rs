@@ -346,10 +346,11 @@ mod tests {
         let client = crate::mongo::client(&uri, "service-kit-tests")
             .await
             .unwrap();
-        let database = client.database(&unique("idempotency_mongo"));
+        let database = client.driver.database(&unique("idempotency_mongo"));
         let store = MongoIdempotencyStore::new(&crate::mongo::Database::new(
             database.clone(),
             crate::mongo::MAX_IN_FLIGHT,
+            client.pool_size,
         ));
         a_retry_after_a_failed_attempt_reuses_its_resource_id(&store).await;
         let _ = database.drop().await;
