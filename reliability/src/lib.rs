@@ -6,6 +6,7 @@
 //! compares what the clients were told with what the stores hold. It prints a table, writes
 //! JSON, and exits non-zero when a row fails. See docs/reliability.md.
 
+pub mod balancer;
 pub mod drive;
 pub mod driver;
 pub mod ledger;

@@ -455,12 +455,28 @@ impl Cluster {
     /// Another invoice-service beside the cluster's, on its MongoDB database and with its
     /// environment, but on `port`, reaching Redis at `redis_url`, logging to `<name>.log`.
     pub fn invoice_instance(&self, name: &str, port: u16, redis_url: &str) -> Proc {
-        let mut launch = self.invoices.launch.clone();
+        self.instance(
+            Member::Invoices,
+            name,
+            &[
+                ("PORT", port.to_string()),
+                ("REDIS_URL", redis_url.to_owned()),
+            ],
+        )
+    }
+
+    /// Another process of `member` (a service) with its environment but for `overrides`,
+    /// logging to `<name>.log`.
+    pub fn instance(&self, member: Member, name: &str, overrides: &[(&str, String)]) -> Proc {
+        let mut launch = match member {
+            Member::Mongo => self.mongo.launch.clone(),
+            Member::Redis => self.redis.launch.clone(),
+            Member::Customers => self.customers.launch.clone(),
+            Member::Invoices => self.invoices.launch.clone(),
+        };
         for (key, value) in &mut launch.env {
-            match key.as_str() {
-                "PORT" => *value = port.to_string(),
-                "REDIS_URL" => *value = redis_url.to_owned(),
-                _ => {}
+            if let Some((_, new)) = overrides.iter().find(|(k, _)| k == key) {
+                value.clone_from(new);
             }
         }
         launch.log = launch.log.with_file_name(format!("{name}.log"));

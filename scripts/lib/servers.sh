@@ -12,6 +12,11 @@ mongo_bin() {
     if command -v mongod >/dev/null 2>&1; then command -v mongod; else echo "$VENV/bin/nx-27017"; fi
 }
 
+# haproxy_bin: Debian's haproxy, also when /usr/sbin is not on PATH.
+haproxy_bin() {
+    command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy
+}
+
 # spawn_redis NAME PORT DIR: `spawn` redis-server as NAME on 127.0.0.1:PORT, without
 # persistence, working directory DIR; its output goes to $LOG_DIR/NAME.log.
 spawn_redis() {

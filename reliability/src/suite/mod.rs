@@ -11,6 +11,7 @@ mod customer_service_down;
 mod deliverer_killed;
 mod fault;
 mod idempotent_retries;
+mod load_balanced;
 mod measure;
 mod mongo_outage;
 mod redis_killed;
@@ -90,6 +91,14 @@ pub const ROWS: &[(&str, &str)] = &[
     (
         "deliverer-killed",
         "invoice-service, then customer-service, killed (SIGKILL) with a webhook delivery in flight, under load",
+    ),
+    (
+        "balancer-instance-killed",
+        "two instances of each service behind HAProxy; one of each killed (SIGKILL) under load",
+    ),
+    (
+        "balancer-rolling-restart",
+        "two instances of each service behind HAProxy; each drained, stopped with SIGTERM and started again in turn, under load",
     ),
     ("soak", "a long run of mixed requests at a steady rate"),
 ];
@@ -251,6 +260,8 @@ impl Suite {
             "start-both-down" => self.start_both_down(&mut row).await,
             "webhook-endpoint-down" => self.webhook_endpoint_down(&mut row).await,
             "deliverer-killed" => self.deliverer_killed(&mut row).await,
+            "balancer-instance-killed" => self.balancer_instance_killed(&mut row).await,
+            "balancer-rolling-restart" => self.balancer_rolling_restart(&mut row).await,
             "soak" => self.soak(&mut row).await,
             other => Err(anyhow::anyhow!("no such row {other}")),
         };
