@@ -12,7 +12,9 @@ use crate::documents::{Logo, MAX_ADDRESS_LINES, Seller};
 #[derive(Clone)]
 pub struct Settings {
     pub common: Common,
-    /// `None` uses the in-process cache.
+    /// `REDIS_URL`: `redis://host:port` for one server, or
+    /// `redis+cluster://host1:port1,host2:port2,...` for a Redis Cluster (its seed nodes; a
+    /// `user:password@` before the first applies to all). `None` uses the in-process cache.
     pub redis_url: Option<String>,
     pub cache_ttl: Duration,
     /// Prefix of every cache key, so several deployments (or tests) can share a Redis.

@@ -339,22 +339,7 @@ impl Cluster {
         let redis = Proc::new(Launch {
             name: "redis-server".into(),
             program: binaries.redis.clone(),
-            args: [
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ]
-            .iter()
-            .map(OsString::from)
-            .chain(["--dir".into(), redis_dir.into()])
-            .collect(),
+            args: redis_args(redis_port, &redis_dir),
             env: Vec::new(),
             log: logs.join("redis.log"),
         });
@@ -518,6 +503,26 @@ impl Cluster {
             self.proc(member).kill();
         }
     }
+}
+
+/// A redis-server in the foreground on 127.0.0.1:`port`, persisting nothing, in `dir`.
+pub fn redis_args(port: u16, dir: &Path) -> Vec<OsString> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    .iter()
+    .map(OsString::from)
+    .chain(["--dir".into(), dir.into()])
+    .collect()
 }
 
 /// Waits up to 60 s for `url` to answer 200 while `proc` runs.

@@ -4,12 +4,15 @@
 //!
 //! The test command (`scripts/test`) tells the suites what to use through the environment:
 //! - `TEST_BACKEND`: `mongo` or `embedded` (default `embedded`).
-//! - `TEST_MONGODB_URI`, `TEST_REDIS_URL`: shared servers it started for the `mongo` run.
+//! - `TEST_MONGODB_URI`, `TEST_REDIS_URL`: shared servers it started for the `mongo` run
+//!   (`TEST_REDIS_URL` may name a Redis Cluster, `redis+cluster://host:port,...`).
 //! - `MONGO_SERVER_BIN` (`mongod` or `nx-27017`), `REDIS_SERVER_BIN`: for tests that start,
-//!   stop and pause private servers of their own.
+//!   stop and pause private servers of their own ([`RedisCluster`] also runs `redis-cli`:
+//!   `REDIS_CLI_BIN`, else the one beside redis-server).
 
 pub mod app;
 pub mod checks;
+pub mod cluster;
 pub mod openapi;
 pub mod webhooks;
 
@@ -24,6 +27,7 @@ pub use app::{
     status_and_json, with_field,
 };
 pub use checks::{Refusals, join_tasks};
+pub use cluster::RedisCluster;
 
 /// Which store the suite runs against.
 #[derive(Debug, Clone, PartialEq, Eq)]

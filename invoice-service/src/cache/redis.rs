@@ -1,9 +1,12 @@
-//! Redis as the shared cache of every instance.
+//! Redis as the shared cache of every instance: one server or a Redis Cluster.
 //!
 //! Calls are bounded by a short timeout; after a failure Redis is bypassed for a moment
 //! (a circuit breaker), so a dead or stalled Redis costs no request more than one timeout.
+//! On a cluster the breaker is kept per master: a master that is down bypasses only the keys
+//! it serves, and the other masters keep serving theirs.
 //! A writer's new state that Redis could not take is kept and retried in the background;
-//! until it lands, this instance reads from the store, so it never serves what it replaced.
+//! until it lands, this instance reads that invoice from the store, so it never serves what
+//! it replaced.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use bson::oid::ObjectId;
-use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, ErrorKind, Script, ServerErrorKind};
 
+use super::connection::{Connection, SlotRange};
 use super::{CacheUnavailable, Entry, Lookup, keys};
 
 /// The bound on one Redis call.
@@ -26,9 +29,16 @@ const BREAKER_OPEN_FOR: Duration = Duration::from_millis(1000);
 const DOCUMENT_TTL_SECONDS: u64 = 24 * 3600;
 /// How often unpublished writes are retried.
 const RETRY_EVERY: Duration = Duration::from_millis(250);
+/// How long a cluster's slot ranges, read after a failure, are used for the next ones: they
+/// change only when slots move.
+const MASTERS_KNOWN_FOR: Duration = Duration::from_secs(10);
 
 /// SET the key to `ARGV[2]` (`<version>|<json>`) for `ARGV[3]` ms unless it already holds
 /// version `ARGV[1]` or newer.
+///
+/// It touches exactly `KEYS[1]`, and a cluster routes EVALSHA and EVAL by that key's slot. A
+/// script that touches several keys must give them one hash tag (`{...}`), so that they share
+/// a slot and so a master.
 const PUT_IF_NEWER: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -46,12 +56,10 @@ pub struct RedisCache {
 }
 
 struct Inner {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     put_if_newer: Script,
-    started: Instant,
-    /// Milliseconds since `started` until which Redis is bypassed.
-    open_until_ms: AtomicU64,
+    breaker: Arc<Breaker>,
     /// Writers' states Redis has not taken yet, newest version per id.
     unpublished: Mutex<HashMap<ObjectId, Entry>>,
     /// Whether `unpublished` holds anything: read on every request without the lock.
@@ -61,20 +69,13 @@ struct Inner {
 impl RedisCache {
     /// Connects lazily: the service starts while Redis is down.
     pub fn new(url: &str, prefix: String) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        let connection = Connection::open(url)?;
+        let breaker = Arc::new(Breaker::new(connection.is_cluster()));
         let inner = Arc::new(Inner {
             connection,
             prefix,
             put_if_newer: Script::new(PUT_IF_NEWER),
-            started: Instant::now(),
-            open_until_ms: AtomicU64::new(0),
+            breaker,
             unpublished: Mutex::new(HashMap::new()),
             any_unpublished: AtomicBool::new(false),
         });
@@ -84,12 +85,13 @@ impl RedisCache {
 
     pub async fn get(&self, id: ObjectId) -> Result<Lookup, CacheUnavailable> {
         let inner = &self.inner;
-        if !inner.breaker_closed() || inner.has_unpublished() {
+        let key = keys::invoice(&inner.prefix, id);
+        let window = inner.breaker.window(&key);
+        if !inner.breaker.closed(window) || inner.is_unpublished(id) {
             return Err(CacheUnavailable("bypassed".into()));
         }
-        let key = keys::invoice(&inner.prefix, id);
         let mut connection = inner.connection.clone();
-        let value: Option<Vec<u8>> = inner.bounded(connection.get(key)).await?;
+        let value: Option<Vec<u8>> = inner.bounded(Some(window), connection.get(key)).await?;
         let Some(value) = value else {
             return Ok(Lookup::Miss);
         };
@@ -112,10 +114,11 @@ impl RedisCache {
     }
 
     pub async fn put_if_newer(&self, id: ObjectId, entry: &Entry) -> Result<(), CacheUnavailable> {
-        if !self.inner.breaker_closed() {
+        let key = keys::invoice(&self.inner.prefix, id);
+        if !self.inner.breaker.closed(self.inner.breaker.window(&key)) {
             return Err(CacheUnavailable("bypassed".into()));
         }
-        self.inner.put_if_newer(id, entry).await
+        self.inner.put_if_newer(key, entry).await
     }
 
     pub async fn publish(&self, id: ObjectId, entry: Entry) {
@@ -128,55 +131,146 @@ impl RedisCache {
 
     pub async fn get_document(&self, id: ObjectId, tag: &str) -> Option<Bytes> {
         let inner = &self.inner;
-        if !inner.breaker_closed() {
+        let key = keys::document(&inner.prefix, id, tag);
+        let window = inner.breaker.window(&key);
+        if !inner.breaker.closed(window) {
             return None;
         }
         let mut connection = inner.connection.clone();
-        let key = keys::document(&inner.prefix, id, tag);
-        let value: Option<Vec<u8>> = inner.bounded(connection.get(key)).await.ok()?;
+        let value: Option<Vec<u8>> = inner
+            .bounded(Some(window), connection.get(key))
+            .await
+            .ok()?;
         value.map(Bytes::from)
     }
 
     pub async fn put_document(&self, id: ObjectId, tag: &str, document: Bytes) {
         let inner = &self.inner;
-        if !inner.breaker_closed() {
+        let key = keys::document(&inner.prefix, id, tag);
+        let window = inner.breaker.window(&key);
+        if !inner.breaker.closed(window) {
             return;
         }
         let mut connection = inner.connection.clone();
-        let key = keys::document(&inner.prefix, id, tag);
         let stored = connection.set_ex::<_, _, ()>(key, document.as_ref(), DOCUMENT_TTL_SECONDS);
-        if let Err(error) = inner.bounded(stored).await {
+        if let Err(error) = inner.bounded(Some(window), stored).await {
             tracing::debug!(%error, "document not cached");
         }
     }
 
+    /// A cluster answers PING from every master; a failure there names no slot, so it opens
+    /// no window.
     pub async fn ping(&self) -> bool {
-        let mut connection = self.inner.connection.clone();
-        self.inner
-            .bounded(redis::cmd("PING").query_async::<String>(&mut connection))
+        let inner = &self.inner;
+        let mut connection = inner.connection.clone();
+        let window = (!inner.connection.is_cluster()).then_some(0);
+        inner
+            .bounded(
+                window,
+                redis::cmd("PING").query_async::<String>(&mut connection),
+            )
             .await
             .is_ok()
     }
 }
 
-impl Inner {
+/// Windows in which Redis is bypassed after a failure: one for a single server; for a cluster
+/// one per hash slot, and a failure opens those of every slot its key's master serves, since
+/// one master can be down while the others answer.
+struct Breaker {
+    started: Instant,
+    /// Milliseconds since `started` until which each window's keys bypass Redis.
+    open_until_ms: Box<[AtomicU64]>,
+    /// A cluster's slot ranges by master, and when they were read: so that a master that is
+    /// down costs one failed call per window, not one per slot.
+    masters: Mutex<Option<(Instant, Arc<[SlotRange]>)>>,
+    /// Whether a read of `masters` is under way.
+    reading_masters: AtomicBool,
+}
+
+impl Breaker {
+    fn new(cluster: bool) -> Self {
+        let windows = if cluster { usize::from(keys::SLOTS) } else { 1 };
+        Self {
+            started: Instant::now(),
+            open_until_ms: (0..windows).map(|_| AtomicU64::new(0)).collect(),
+            masters: Mutex::new(None),
+            reading_masters: AtomicBool::new(false),
+        }
+    }
+
+    /// The window whose state `key`'s calls obey and set.
+    fn window(&self, key: &str) -> usize {
+        if self.open_until_ms.len() == 1 {
+            0
+        } else {
+            usize::from(keys::slot(key))
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn breaker_closed(&self) -> bool {
-        self.now_ms() >= self.open_until_ms.load(Ordering::Relaxed)
+    fn closed(&self, window: usize) -> bool {
+        self.open_until_ms
+            .get(window)
+            .is_none_or(|until| self.now_ms() >= until.load(Ordering::Relaxed))
     }
 
-    fn trip(&self) {
-        let until = self.now_ms() + u64::try_from(BREAKER_OPEN_FOR.as_millis()).unwrap_or(1000);
-        self.open_until_ms.store(until, Ordering::Relaxed);
+    fn trip(&self, window: usize) {
+        self.open(window, self.reopens_at());
     }
 
+    fn reopens_at(&self) -> u64 {
+        self.now_ms() + u64::try_from(BREAKER_OPEN_FOR.as_millis()).unwrap_or(1000)
+    }
+
+    fn open(&self, window: usize, until_ms: u64) {
+        if let Some(open_until) = self.open_until_ms.get(window) {
+            open_until.store(until_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The masters' slot ranges, unless they are unknown or older than MASTERS_KNOWN_FOR.
+    fn known_masters(&self) -> Option<Arc<[SlotRange]>> {
+        let masters = self.masters.lock().ok()?;
+        let (read, ranges) = masters.as_ref()?;
+        (read.elapsed() < MASTERS_KNOWN_FOR).then(|| Arc::clone(ranges))
+    }
+
+    /// Opens the window of every slot served by the master that serves slot `window`.
+    fn trip_master(&self, ranges: &[SlotRange], window: usize) {
+        let Ok(slot) = u16::try_from(window) else {
+            return;
+        };
+        let Some((_, master)) = ranges.iter().find(|(range, _)| range.contains(&slot)) else {
+            return;
+        };
+        let until_ms = self.reopens_at();
+        for (range, _) in ranges.iter().filter(|(_, m)| m == master) {
+            for slot in range.clone() {
+                self.open(usize::from(slot), until_ms);
+            }
+        }
+    }
+}
+
+impl Inner {
     /// Read on every request: the flag, kept in step with the map under its lock, spares
     /// readers the lock.
     fn has_unpublished(&self) -> bool {
         self.any_unpublished.load(Ordering::Acquire)
+    }
+
+    /// Whether Redis may hold a state of `id` older than one this instance wrote: that
+    /// invoice is read from the store until its write lands, the others from Redis.
+    fn is_unpublished(&self, id: ObjectId) -> bool {
+        self.has_unpublished()
+            && self
+                .unpublished
+                .lock()
+                .map_or(true, |pending| pending.contains_key(&id))
     }
 
     fn defer(&self, id: ObjectId, entry: Entry) {
@@ -191,8 +285,36 @@ impl Inner {
         }
     }
 
+    /// Opens the windows of the whole master that serves `slot`, after a failure there: at
+    /// once from the known slot ranges, else once a node has told them (in the background,
+    /// so the failed call costs its caller nothing more).
+    fn open_master_of(&self, slot: usize) {
+        if let Some(ranges) = self.breaker.known_masters() {
+            self.breaker.trip_master(&ranges, slot);
+            return;
+        }
+        if self.breaker.reading_masters.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let breaker = Arc::clone(&self.breaker);
+        let mut connection = self.connection.clone();
+        tokio::spawn(async move {
+            let read = tokio::time::timeout(COMMAND_TIMEOUT, connection.slot_ranges()).await;
+            if let Ok(Ok(ranges)) = read {
+                let ranges: Arc<[SlotRange]> = ranges.into();
+                if let Ok(mut masters) = breaker.masters.lock() {
+                    *masters = Some((Instant::now(), Arc::clone(&ranges)));
+                }
+                breaker.trip_master(&ranges, slot);
+            }
+            breaker.reading_masters.store(false, Ordering::Release);
+        });
+    }
+
+    /// Runs `call` within COMMAND_TIMEOUT; a failure opens `window` (none: no window).
     async fn bounded<T>(
         &self,
+        window: Option<usize>,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheUnavailable> {
         static CALL_DURATION: LazyLock<metrics::Histogram> =
@@ -205,12 +327,17 @@ impl Inner {
             Ok(Err(error)) => error.to_string(),
             Err(_) => "timed out".to_owned(),
         };
-        self.trip();
+        if let Some(window) = window {
+            self.breaker.trip(window);
+            if self.connection.is_cluster() {
+                self.open_master_of(window);
+            }
+        }
         metrics::counter!("redis_errors_total").increment(1);
         Err(CacheUnavailable(outcome))
     }
 
-    async fn put_if_newer(&self, id: ObjectId, entry: &Entry) -> Result<(), CacheUnavailable> {
+    async fn put_if_newer(&self, key: String, entry: &Entry) -> Result<(), CacheUnavailable> {
         let mut value = Vec::with_capacity(entry.payload.len() + 21);
         value.extend_from_slice(entry.version.to_string().as_bytes());
         value.push(b'|');
@@ -218,12 +345,31 @@ impl Inner {
         let ttl_ms = u64::try_from(entry.ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
+        let window = self.breaker.window(&key);
         let mut connection = self.connection.clone();
-        let mut invocation = self.put_if_newer.key(keys::invoice(&self.prefix, id));
-        invocation.arg(entry.version).arg(value).arg(ttl_ms);
-        self.bounded(invocation.invoke_async::<i64>(&mut connection))
-            .await
-            .map(drop)
+        let call = async move {
+            let mut evalsha = redis::cmd("EVALSHA");
+            evalsha.arg(self.put_if_newer.get_hash());
+            evalsha
+                .arg(1)
+                .arg(&key)
+                .arg(entry.version)
+                .arg(&value)
+                .arg(ttl_ms);
+            match evalsha.query_async::<i64>(&mut connection).await {
+                // EVAL rather than SCRIPT LOAD: a cluster sends SCRIPT LOAD to every master,
+                // so it fails while any is down; EVAL goes to the key's master only, which
+                // keeps the script for the next EVALSHA.
+                Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    let mut eval = redis::cmd("EVAL");
+                    eval.arg(PUT_IF_NEWER).arg(1).arg(&key);
+                    eval.arg(entry.version).arg(&value).arg(ttl_ms);
+                    eval.query_async::<i64>(&mut connection).await
+                }
+                other => other,
+            }
+        };
+        self.bounded(Some(window), call).await.map(drop)
     }
 }
 
@@ -232,16 +378,20 @@ async fn retry_unpublished(inner: Weak<Inner>) {
     loop {
         tokio::time::sleep(RETRY_EVERY).await;
         let Some(inner) = inner.upgrade() else { return };
-        if !inner.breaker_closed() {
-            continue;
-        }
         let pending: Vec<(ObjectId, Entry)> = match inner.unpublished.lock() {
             Ok(pending) => pending.iter().map(|(id, e)| (*id, e.clone())).collect(),
             Err(_) => continue,
         };
+        // A failure opens its key's window (on a cluster, its master's), which later keys
+        // there skip: each Redis that is down is tried once per pass, and a cluster's masters
+        // that answer still take theirs.
         for (id, entry) in pending {
-            if inner.put_if_newer(id, &entry).await.is_err() {
-                break;
+            let key = keys::invoice(&inner.prefix, id);
+            if !inner.breaker.closed(inner.breaker.window(&key)) {
+                continue;
+            }
+            if inner.put_if_newer(key, &entry).await.is_err() {
+                continue;
             }
             if let Ok(mut pending) = inner.unpublished.lock() {
                 if pending.get(&id).is_some_and(|e| e.version == entry.version) {
@@ -255,5 +405,43 @@ async fn retry_unpublished(inner: Weak<Inner>) {
         if !inner.has_unpublished() {
             tracing::debug!("deferred cache writes published");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Breaker;
+
+    #[test]
+    fn one_server_has_one_window() {
+        let breaker = Breaker::new(false);
+        assert_eq!(breaker.window("billing:invoice:a"), 0);
+        assert_eq!(breaker.window("billing:invoice:b"), 0);
+        breaker.trip(0);
+        assert!(!breaker.closed(0));
+    }
+
+    #[test]
+    fn a_cluster_failure_opens_the_slots_of_its_master_only() {
+        let breaker = Breaker::new(true);
+        let ranges = [
+            (0..=5460, "a:7000".to_owned()),
+            (5461..=10922, "b:7001".to_owned()),
+            (10923..=16383, "a:7000".to_owned()),
+        ];
+        breaker.trip_master(&ranges, 7000);
+        assert!(!breaker.closed(5461) && !breaker.closed(7000) && !breaker.closed(10922));
+        assert!(breaker.closed(0) && breaker.closed(5460) && breaker.closed(10923));
+
+        breaker.trip_master(&ranges, 12000);
+        assert!(!breaker.closed(0) && !breaker.closed(16383));
+
+        let window = breaker.window("billing:invoice:66f000000000000000000001");
+        assert_eq!(
+            window,
+            usize::from(super::keys::slot(
+                "billing:invoice:66f000000000000000000001"
+            ))
+        );
     }
 }

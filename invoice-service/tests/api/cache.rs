@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::helpers::{Draft, Options, spawn_app, spawn_app_with, status_and_json, store_reads};
 
 /// Writes `bps` as the tax rate of the invoice at `path`; the write succeeds.
-async fn set_tax_rate(client: &Client, path: &str, bps: i64) {
+pub(crate) async fn set_tax_rate(client: &Client, path: &str, bps: i64) {
     let (status, _) =
         status_and_json(client.patch(path, &json!({"tax_rate_bps": bps})).await).await;
     assert_eq!(status, StatusCode::OK);
@@ -22,18 +22,18 @@ async fn set_tax_rate(client: &Client, path: &str, bps: i64) {
 
 /// Reads that showed a tax rate other than the one just written.
 #[derive(Default)]
-struct StaleReads(u32);
+pub(crate) struct StaleReads(u32);
 
 impl StaleReads {
     /// Reads the invoice at `path`: a tax rate other than `bps` is a stale read.
-    async fn read(&mut self, client: &Client, path: &str, bps: i64) {
+    pub(crate) async fn read(&mut self, client: &Client, path: &str, bps: i64) {
         let (_, read) = status_and_json(client.get(path).await).await;
         if read["invoice"]["tax_rate_bps"] != bps {
             self.0 += 1;
         }
     }
 
-    fn assert_none(&self, what: &str) {
+    pub(crate) fn assert_none(&self, what: &str) {
         assert_eq!(self.0, 0, "{what}");
     }
 }
@@ -112,23 +112,23 @@ async fn a_write_its_instance_could_not_publish_is_published_by_another() {
     }
 }
 
-async fn x_cache(client: &Client, path: &str) -> String {
+pub(crate) async fn x_cache(client: &Client, path: &str) -> String {
     let response = client.get(path).await;
     let value = response.headers()["x-cache"].to_str().unwrap();
     value.to_owned()
 }
 
 /// The id to pause, how the reader says it paused, and what releases it.
-type Armed = (ObjectId, oneshot::Sender<()>, oneshot::Receiver<()>);
+pub(crate) type Armed = (ObjectId, oneshot::Sender<()>, oneshot::Receiver<()>);
 
 /// Pauses the reader of one armed id between its store read and its cache fill.
 #[derive(Default)]
-struct Gate {
-    armed: Mutex<Option<Armed>>,
+pub(crate) struct Gate {
+    pub(crate) armed: Mutex<Option<Armed>>,
 }
 
 impl Gate {
-    fn hook(self: &Arc<Self>) -> BeforeFill {
+    pub(crate) fn hook(self: &Arc<Self>) -> BeforeFill {
         let gate = self.clone();
         Arc::new(move |id| {
             let armed = {

@@ -14,6 +14,7 @@ mod idempotent_retries;
 mod load_balanced;
 mod measure;
 mod mongo_outage;
+mod redis_cluster;
 mod redis_killed;
 mod redis_paused;
 mod redis_stalled_for_one;
@@ -55,6 +56,10 @@ pub const ROWS: &[(&str, &str)] = &[
     (
         "redis-stalled-for-one",
         "Redis stalled for one of two invoice-service instances for 10 s: writes through it, reads through the other",
+    ),
+    (
+        "redis-cluster-master-killed",
+        "invoice-service on a Redis Cluster of three masters; one master killed (SIGKILL) for 8 s under load, then started again",
     ),
     (
         "mongo-stopped",
@@ -251,6 +256,7 @@ impl Suite {
             "redis-killed" => self.redis_killed(&mut row).await,
             "redis-paused" => self.redis_paused(&mut row).await,
             "redis-stalled-for-one" => self.redis_stalled_for_one(&mut row).await,
+            "redis-cluster-master-killed" => self.redis_cluster_master_killed(&mut row).await,
             "mongo-stopped" => self.mongo_stopped(&mut row).await,
             "mongo-paused" => self.mongo_paused(&mut row).await,
             "idempotent-retries" => self.idempotent_retries(&mut row).await,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::fault::Fault;
 use super::measure::{Tally, writes_mix};
 use super::{RowResult, Suite};
+use crate::driver::Driver;
 use crate::outcome::unix_ms;
 use crate::procs::Member;
 
@@ -21,15 +22,7 @@ impl Suite {
             .await?;
         let redis = Fault::Kill(Member::Redis);
         let (killed, back) = self.fault(&driver, redis, 3.0, 13.0).await?;
-        let recovered = loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            if let Some(at) = sampler.recovered_at(back, 0.9) {
-                break Some(at);
-            }
-            if unix_ms() > back + 30_000 || driver.has_exited() {
-                break None;
-            }
-        };
+        let recovered = sampler.wait_recovered(back, &mut driver).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         driver.stop();
         let report = self.finish(driver, Duration::from_secs(60)).await?;
@@ -93,13 +86,13 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 /// Samples the cache counters every 250 ms while it lives.
-struct CacheSampler {
+pub(super) struct CacheSampler {
     samples: Arc<Mutex<Vec<(u64, CacheCounts)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CacheSampler {
-    fn start(http: reqwest::Client, url: String) -> Self {
+    pub(super) fn start(http: reqwest::Client, url: String) -> Self {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let kept = samples.clone();
         let task = tokio::spawn(async move {
@@ -136,7 +129,7 @@ impl CacheSampler {
 
     /// Hit ratio and lookups between the first sample at or after `from` and the last at
     /// or before `to`.
-    fn ratio(&self, from: u64, to: u64) -> Option<(f64, f64)> {
+    pub(super) fn ratio(&self, from: u64, to: u64) -> Option<(f64, f64)> {
         let samples = self.samples();
         let first = samples.iter().find(|(t, _)| *t >= from)?;
         let last = samples.iter().rev().find(|(t, _)| *t <= to)?;
@@ -151,7 +144,7 @@ impl CacheSampler {
 
     /// The first time after `from` when the hit ratio over the previous 500 ms was at
     /// least `at_least` (over at least 20 lookups).
-    fn recovered_at(&self, from: u64, at_least: f64) -> Option<u64> {
+    pub(super) fn recovered_at(&self, from: u64, at_least: f64) -> Option<u64> {
         let samples = self.samples();
         samples
             .iter()
@@ -163,8 +156,22 @@ impl CacheSampler {
             .map(|(t, _)| *t)
     }
 
+    /// Waits up to 30 s after `back` (while the drive runs) for a 500 ms window with a hit
+    /// ratio of at least 90 %; when it came.
+    pub(super) async fn wait_recovered(&self, back: u64, driver: &mut Driver) -> Option<u64> {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if let Some(at) = self.recovered_at(back, 0.9) {
+                return Some(at);
+            }
+            if unix_ms() > back + 30_000 || driver.has_exited() {
+                return None;
+            }
+        }
+    }
+
     /// Cache writes deferred (Redis unreachable) between the samples at `from` and `to`.
-    fn deferred_between(&self, from: u64, to: u64) -> f64 {
+    pub(super) fn deferred_between(&self, from: u64, to: u64) -> f64 {
         let samples = self.samples();
         let first = samples
             .iter()
