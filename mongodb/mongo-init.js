@@ -165,6 +165,7 @@ const invoiceDb = db.getSiblingDB(INVOICE_DB);
 const invoices = ensureCollection(invoiceDb, 'invoices');
 // The same indexes invoice-service creates at startup (same names and keys).
 invoices.createIndex({ customer_id: 1 }, { name: 'customer_id' });
+invoices.createIndex({ customer_id: 'hashed' }, { name: 'customer_id_hashed' });
 invoices.createIndex({ status: 1 }, { name: 'status' });
 invoices.createIndex({ number_seq: 1 }, { name: 'number_seq' });
 invoices.createIndex(

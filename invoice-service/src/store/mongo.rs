@@ -126,6 +126,9 @@ impl MongoInvoiceStore {
     pub fn new(database: Database) -> Self {
         let indexes = vec![
             index(doc! {"customer_id": 1}, "customer_id"),
+            // Supports the hashed shard key: `sh.shardCollection` on a collection that holds
+            // data needs it built already.
+            index(doc! {"customer_id": "hashed"}, "customer_id_hashed"),
             index(doc! {"status": 1}, "status"),
             index(doc! {"number_seq": 1}, "number_seq"),
             unique_index(

@@ -41,6 +41,9 @@ impl MongoEventStore {
                 &events,
                 vec![
                     index(doc! {"object_id": 1}, "object_id"),
+                    // Supports the hashed shard key: `sh.shardCollection` on a collection
+                    // that holds data needs it built already.
+                    index(doc! {"object_id": "hashed"}, "object_id_hashed"),
                     index(doc! {"created_ms": 1}, "created_ms"),
                 ],
             ),
