@@ -81,6 +81,8 @@ pub struct Database {
     /// One turn per pooled connection: a call waits for its turn here rather than in the
     /// driver, whose wait queue keeps the requests of calls that gave up and serves them one
     /// per pool event, so after a freeze new calls would wait behind every call that timed out.
+    /// The driver keeps one pool per server it talks to: through several mongos this allows
+    /// one pool's worth of calls in all, so raise `maxPoolSize` with the number of routers.
     turns: Arc<Semaphore>,
 }
 
@@ -117,8 +119,8 @@ impl Database {
         Ok(())
     }
 
-    /// [`bounded`], the wait for a turn included.
-    async fn in_turn<T>(
+    /// [`bounded`], the wait for a turn included; never shed.
+    pub async fn in_turn<T>(
         &self,
         call: impl IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<T, StoreError> {
@@ -243,12 +245,14 @@ impl Indexes {
         }
     }
 
-    pub async fn ensure(&self) -> Result<(), StoreError> {
+    pub async fn ensure(&self, database: &Database) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         if self.ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        bounded(self.collection.create_indexes(self.models.clone())).await?;
+        database
+            .in_turn(self.collection.create_indexes(self.models.clone()))
+            .await?;
         self.ready.store(true, Ordering::Release);
         tracing::info!(collection = self.collection.name(), "indexes ready");
         Ok(())
@@ -354,12 +358,12 @@ where
     /// Answers when MongoDB does and the indexes are there.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.database.ping().await?;
-        self.indexes.ensure().await
+        self.indexes.ensure(&self.database).await
     }
 
     /// Inserts a new record with its creation's `event` in its outbox.
     pub async fn insert(&self, document: &D, event: &Event) -> Result<(), StoreError> {
-        self.indexes.ensure().await?;
+        self.indexes.ensure(&self.database).await?;
         let document = with_event(to_document(document)?, event)?;
         self.database.call(self.raw.insert_one(document)).await?;
         Ok(())
@@ -395,7 +399,7 @@ where
         next: &D,
         event: &Event,
     ) -> Result<bool, StoreError> {
-        self.indexes.ensure().await?;
+        self.indexes.ensure(&self.database).await?;
         replace_with_event(
             &self.database,
             &self.raw,
@@ -437,7 +441,7 @@ where
 
     /// See [`insert_all_if_empty`]; each document with its creation's event.
     pub async fn seed(&self, documents: Vec<(D, Event)>) -> Result<usize, StoreError> {
-        self.indexes.ensure().await?;
+        self.indexes.ensure(&self.database).await?;
         let documents = documents
             .iter()
             .map(|(document, event)| with_event(to_document(document)?, event))

@@ -72,7 +72,7 @@ impl MongoEventStore {
 
     async fn ensure_indexes(&self) -> Result<(), StoreError> {
         for indexes in &self.indexes {
-            indexes.ensure().await?;
+            indexes.ensure(&self.database).await?;
         }
         Ok(())
     }

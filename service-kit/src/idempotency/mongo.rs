@@ -6,7 +6,7 @@ use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use super::{Begin, Decision, IdempotencyStore, RETENTION, StoredResponse, decide, lease_ms};
-use crate::mongo::{Database, bounded};
+use crate::mongo::Database;
 use crate::store::StoreError;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl MongoIdempotencyStore {
             )
             .build();
         // Best effort: without it keys are only kept longer.
-        match bounded(self.keys.create_index(index)).await {
+        match self.database.in_turn(self.keys.create_index(index)).await {
             Ok(_) => self.indexes_ready.store(true, Ordering::Release),
             Err(error) => tracing::debug!(%error, "idempotency TTL index not created yet"),
         }
