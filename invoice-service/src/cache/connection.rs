@@ -18,13 +18,22 @@ use super::redis::COMMAND_TIMEOUT;
 /// The scheme of a cluster's `REDIS_URL`: `redis+cluster://host1:port1,host2:port2,...`.
 const CLUSTER_SCHEME: &str = "redis+cluster://";
 
-/// What `REDIS_URL` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `REDIS_URL` names. Its `Debug` shows no URL: they may hold a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     /// One server, as the redis crate reads its URL (`redis://`, `redis+unix://`, ...).
     Server(String),
     /// A cluster's seed nodes, each as a `redis://` URL; the client learns the rest.
     Cluster(Vec<String>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Server(_) => f.write_str("Target::Server(..)"),
+            Self::Cluster(nodes) => write!(f, "Target::Cluster({} nodes)", nodes.len()),
+        }
+    }
 }
 
 /// Reads `REDIS_URL`: `redis+cluster://[user:password@]host:port,host:port,...` is a cluster
@@ -52,6 +61,11 @@ pub fn parse_url(url: &str) -> anyhow::Result<Target> {
         Some((credentials, hosts)) => (Some(credentials), hosts),
         None => (None, rest),
     };
+    if credentials.is_some_and(|c| c.contains(',')) {
+        return Err(invalid(
+            "the credentials go once, before the first node, and apply to all".into(),
+        ));
+    }
     if hosts.contains(['/', '?', '#']) {
         return Err(invalid("a cluster has no database, path or options".into()));
     }
@@ -266,6 +280,14 @@ mod tests {
     }
 
     #[test]
+    fn a_target_shows_no_password_in_debug() {
+        let target = parse_url("redis+cluster://app:s3cret@a:7000,b:7001").unwrap();
+        assert!(!format!("{target:?}").contains("s3cret"));
+        let target = parse_url("redis://:s3cret@a:6379").unwrap();
+        assert!(!format!("{target:?}").contains("s3cret"));
+    }
+
+    #[test]
     fn malformed_urls_are_refused_with_the_reason() {
         let error = |url: &str| parse_url(url).unwrap_err().to_string();
         assert!(error("not a url").starts_with("REDIS_URL is not a valid Redis URL: "));
@@ -281,6 +303,10 @@ mod tests {
             ("redis+cluster://a:0", "`a:0` has no valid port"),
             ("redis+cluster://a:70000", "`a:70000` has no valid port"),
             ("redis+cluster://a:x", "`a:x` has no valid port"),
+            (
+                "redis+cluster://u:p@a:7000,u:p@b:7001",
+                "the credentials go once, before the first node",
+            ),
             ("redis+cluster://a:7000/1", "no database, path or options"),
             (
                 "redis+cluster://a:7000?timeout=1",
