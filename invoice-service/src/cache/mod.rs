@@ -5,6 +5,7 @@
 //! older state back (the writer left its newer version there first). Unknown ids are
 //! cached briefly as "absent"; a deleted invoice leaves a versioned tombstone.
 
+mod breaker;
 mod connection;
 #[cfg(feature = "test-hooks")]
 mod hooks;

@@ -9,7 +9,7 @@
 //! it replaced.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -17,21 +17,17 @@ use axum::body::Bytes;
 use bson::oid::ObjectId;
 use redis::{AsyncCommands, ErrorKind, Script, ServerErrorKind};
 
+use super::breaker::Breaker;
 use super::connection::{Connection, SlotRange};
 use super::{CacheUnavailable, Entry, Lookup, keys};
 
 /// The bound on one Redis call.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(200);
-/// How long Redis is bypassed after a failure.
-const BREAKER_OPEN_FOR: Duration = Duration::from_millis(1000);
 /// How long a drawn document is kept; a newer version is a new key, so this only bounds
 /// the memory old versions hold.
 const DOCUMENT_TTL_SECONDS: u64 = 24 * 3600;
 /// How often unpublished writes are retried.
 const RETRY_EVERY: Duration = Duration::from_millis(250);
-/// How long a cluster's slot ranges, read after a failure, are used for the next ones: they
-/// change only when slots move.
-const MASTERS_KNOWN_FOR: Duration = Duration::from_secs(10);
 
 /// SET the key to `ARGV[2]` (`<version>|<json>`) for `ARGV[3]` ms unless it already holds
 /// version `ARGV[1]` or newer.
@@ -171,88 +167,6 @@ impl RedisCache {
             )
             .await
             .is_ok()
-    }
-}
-
-/// Windows in which Redis is bypassed after a failure: one for a single server; for a cluster
-/// one per hash slot, and a failure opens those of every slot its key's master serves, since
-/// one master can be down while the others answer.
-struct Breaker {
-    started: Instant,
-    /// Milliseconds since `started` until which each window's keys bypass Redis.
-    open_until_ms: Box<[AtomicU64]>,
-    /// A cluster's slot ranges by master, and when they were read: so that a master that is
-    /// down costs one failed call per window, not one per slot.
-    masters: Mutex<Option<(Instant, Arc<[SlotRange]>)>>,
-    /// Whether a read of `masters` is under way.
-    reading_masters: AtomicBool,
-}
-
-impl Breaker {
-    fn new(cluster: bool) -> Self {
-        let windows = if cluster { usize::from(keys::SLOTS) } else { 1 };
-        Self {
-            started: Instant::now(),
-            open_until_ms: (0..windows).map(|_| AtomicU64::new(0)).collect(),
-            masters: Mutex::new(None),
-            reading_masters: AtomicBool::new(false),
-        }
-    }
-
-    /// The window whose state `key`'s calls obey and set.
-    fn window(&self, key: &str) -> usize {
-        if self.open_until_ms.len() == 1 {
-            0
-        } else {
-            usize::from(keys::slot(key))
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn closed(&self, window: usize) -> bool {
-        self.open_until_ms
-            .get(window)
-            .is_none_or(|until| self.now_ms() >= until.load(Ordering::Relaxed))
-    }
-
-    fn trip(&self, window: usize) {
-        self.open(window, self.reopens_at());
-    }
-
-    fn reopens_at(&self) -> u64 {
-        self.now_ms() + u64::try_from(BREAKER_OPEN_FOR.as_millis()).unwrap_or(1000)
-    }
-
-    fn open(&self, window: usize, until_ms: u64) {
-        if let Some(open_until) = self.open_until_ms.get(window) {
-            open_until.store(until_ms, Ordering::Relaxed);
-        }
-    }
-
-    /// The masters' slot ranges, unless they are unknown or older than MASTERS_KNOWN_FOR.
-    fn known_masters(&self) -> Option<Arc<[SlotRange]>> {
-        let masters = self.masters.lock().ok()?;
-        let (read, ranges) = masters.as_ref()?;
-        (read.elapsed() < MASTERS_KNOWN_FOR).then(|| Arc::clone(ranges))
-    }
-
-    /// Opens the window of every slot served by the master that serves slot `window`.
-    fn trip_master(&self, ranges: &[SlotRange], window: usize) {
-        let Ok(slot) = u16::try_from(window) else {
-            return;
-        };
-        let Some((_, master)) = ranges.iter().find(|(range, _)| range.contains(&slot)) else {
-            return;
-        };
-        let until_ms = self.reopens_at();
-        for (range, _) in ranges.iter().filter(|(_, m)| m == master) {
-            for slot in range.clone() {
-                self.open(usize::from(slot), until_ms);
-            }
-        }
     }
 }
 
@@ -405,43 +319,5 @@ async fn retry_unpublished(inner: Weak<Inner>) {
         if !inner.has_unpublished() {
             tracing::debug!("deferred cache writes published");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Breaker;
-
-    #[test]
-    fn one_server_has_one_window() {
-        let breaker = Breaker::new(false);
-        assert_eq!(breaker.window("billing:invoice:a"), 0);
-        assert_eq!(breaker.window("billing:invoice:b"), 0);
-        breaker.trip(0);
-        assert!(!breaker.closed(0));
-    }
-
-    #[test]
-    fn a_cluster_failure_opens_the_slots_of_its_master_only() {
-        let breaker = Breaker::new(true);
-        let ranges = [
-            (0..=5460, "a:7000".to_owned()),
-            (5461..=10922, "b:7001".to_owned()),
-            (10923..=16383, "a:7000".to_owned()),
-        ];
-        breaker.trip_master(&ranges, 7000);
-        assert!(!breaker.closed(5461) && !breaker.closed(7000) && !breaker.closed(10922));
-        assert!(breaker.closed(0) && breaker.closed(5460) && breaker.closed(10923));
-
-        breaker.trip_master(&ranges, 12000);
-        assert!(!breaker.closed(0) && !breaker.closed(16383));
-
-        let window = breaker.window("billing:invoice:66f000000000000000000001");
-        assert_eq!(
-            window,
-            usize::from(super::keys::slot(
-                "billing:invoice:66f000000000000000000001"
-            ))
-        );
     }
 }
