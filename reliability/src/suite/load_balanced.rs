@@ -12,10 +12,10 @@ use anyhow::bail;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::measure::writes_mix;
+use super::measure::{READ_CONNECTIONS, Tally, writes_mix};
 use super::{RowResult, Suite};
 use crate::balancer::{Backend, Balancer};
-use crate::drive::{self, DriveReport};
+use crate::drive;
 use crate::outcome::{Outcome, unix_ms};
 use crate::procs::{Member, Proc, free_port, wait_for_health};
 use crate::report::ms;
@@ -197,22 +197,18 @@ impl Suite {
         let report = self.finish(driver, Duration::from_secs(60)).await?;
 
         let tracked = &report.outcomes;
-        let in_flight: Vec<&Outcome> = tracked
-            .iter()
-            .filter(|o| o.sent_ms <= done && o.answered_ms() >= killed as f64)
-            .collect();
+        let was_in_flight = |o: &Outcome| o.sent_ms <= done && o.answered_ms() >= killed as f64;
+        let (in_flight, others): (Vec<&Outcome>, Vec<&Outcome>) =
+            tracked.iter().partition(|o| was_in_flight(o));
         let lost_in_flight = in_flight.iter().filter(|o| !o.is_success()).count();
-        let failed_other: Vec<&Outcome> = tracked
-            .iter()
-            .filter(|o| !o.is_success())
-            .filter(|o| !(o.sent_ms <= done && o.answered_ms() >= killed as f64))
-            .collect();
+        let failed_other: Vec<&Outcome> = others.into_iter().filter(|o| !o.is_success()).collect();
         let after: Vec<&Outcome> = tracked.iter().filter(|o| o.sent_ms > done).collect();
-        let (reads, reads_failed) = reads_total(&report);
-        let connections = self
-            .loaded_spec(&name, &phases, writes_mix())
-            .reads
-            .map_or(0, |r| r.connections);
+        let Tally {
+            reads,
+            read_failures: reads_failed,
+            ..
+        } = Tally::of(&report);
+        let connections = READ_CONNECTIONS;
         row.figure("killed_ms", killed);
         row.figure("kill_took_ms", done - killed);
         row.figure("taken_out_after_ms", json!(out_after));
@@ -316,7 +312,11 @@ impl Suite {
         driver.stop();
         let report = self.finish(driver, Duration::from_secs(60)).await?;
         let failed: Vec<&Outcome> = report.outcomes.iter().filter(|o| !o.is_success()).collect();
-        let (reads, reads_failed) = reads_total(&report);
+        let Tally {
+            reads,
+            read_failures: reads_failed,
+            ..
+        } = Tally::of(&report);
         let slowest = report
             .outcomes
             .iter()
@@ -428,15 +428,4 @@ impl Suite {
         );
         Ok(())
     }
-}
-
-/// Reads answered in every phase, and how many of them failed.
-fn reads_total(report: &DriveReport) -> (u64, u64) {
-    report
-        .phases
-        .iter()
-        .filter_map(|p| p.reads.as_ref())
-        .fold((0, 0), |(all, failed), r| {
-            (all + r.requests + r.errors.total(), failed + r.failures())
-        })
 }

@@ -12,7 +12,7 @@ use crate::outcome::{Op, quantile};
 use crate::report::ms;
 
 /// Read connections of `bench::load`, and tracked lanes.
-const READ_CONNECTIONS: usize = 16;
+pub(super) const READ_CONNECTIONS: usize = 16;
 pub(super) const LANES: usize = 32;
 
 /// Counts of what a drive's reads and tracked requests got.
